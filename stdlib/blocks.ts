@@ -1,0 +1,3 @@
+import type { FunctionSpec } from "./spec.js";
+
+export const specs: FunctionSpec[] = [];

@@ -1,0 +1,121 @@
+/**
+ * Functions of the merge language are data: a FunctionSpec declares the name,
+ * parameters (types, defaults, ranges, aliases), doc and an example, plus the
+ * compute. The checker, completions, `inspect`, docs and explain all read the
+ * same specs (stdlib/registry.ts lists them explicitly).
+ */
+import type { SourceLocation } from "../kernel/errors.js";
+
+/** A dict (`{"mlp": 0.1}`) or record (`{k: 0.2, acc: 0.91}`) value. Keys keep insertion order. */
+export class Dict {
+  constructor(readonly entries: Map<string, Value> = new Map()) {}
+  get(key: string): Value | undefined {
+    return this.entries.get(key);
+  }
+}
+
+/** A results table: what sweeps collect, what `plot` and notebooks display. */
+export class Table {
+  constructor(
+    readonly columns: string[],
+    readonly rows: Value[][],
+  ) {}
+}
+
+/** Anything a notebook can show implements this (model summary, table, figure, plan). */
+export type MimeBundle = Record<string, unknown>;
+export interface Displayable {
+  toMimeBundle(): MimeBundle;
+}
+export function isDisplayable(v: unknown): v is Displayable {
+  return typeof v === "object" && v !== null && typeof (v as Displayable).toMimeBundle === "function";
+}
+
+/**
+ * Runtime values. number/string/bool/none are JS primitives, a list is a JS
+ * array, the rest are class instances (ModelValue and Schedule live in
+ * kernel/engine and stdlib; Figure in stdlib/plot; closures in dsl/).
+ */
+export type Value = number | string | boolean | null | Value[] | Dict | Table | object;
+
+export type ParamType =
+  | "number"
+  | "int"
+  | "string"
+  | "bool"
+  | "model"
+  | "models" // a list of models (a single model is accepted as a list of one)
+  | "list"
+  | "dict"
+  | "schedule" // layers([...]) or match({...})
+  | "table"
+  | "function"
+  | "any";
+
+export interface Range {
+  min?: number;
+  max?: number;
+  minExclusive?: boolean;
+  maxExclusive?: boolean;
+}
+
+export interface ParamSpec {
+  name: string;
+  /** Other spellings: `lambda` for `λ`, `density` for `k`. */
+  aliases?: string[];
+  /** Accepted types; a scalar param that is `schedulable` also takes a schedule. */
+  type: ParamType | ParamType[];
+  /** Absent and not `required`: the parameter is optional with no default (undefined). */
+  default?: Value;
+  required?: boolean;
+  range?: Range;
+  choices?: string[];
+  /** May be layers([...]) / match({...}), resolved per tensor. */
+  schedulable?: boolean;
+  /** May be a list with one value per model (e.g. weights). */
+  perModel?: boolean;
+  /** Collects all remaining positional arguments (e.g. `print(a, b, c)`). */
+  rest?: boolean;
+  doc: string;
+}
+
+export type Category = "method" | "block" | "io" | "analysis" | "eval" | "plot" | "schedule" | "util";
+
+/** What a call may use of its surroundings. */
+export interface CallContext {
+  /** Relative paths resolve against this (the notebook's folder in Jupyter). */
+  cwd: string;
+  /** check/--dry-run: validate from headers, read no tensor data, write nothing. */
+  dryRun: boolean;
+  signal?: AbortSignal;
+  stdout(text: string): void;
+  /** Rich output; `displayId` + `update` give update_display_data (progress bars). */
+  display(bundle: MimeBundle, opts?: { displayId?: string; update?: boolean }): void;
+  /** Where the call is in the script, for messages. */
+  loc?: SourceLocation;
+  /** Engine options: worker count, chunk size (elements), seed override. */
+  options: RunOptions;
+}
+
+export interface RunOptions {
+  workers?: number;
+  chunkSize?: number;
+  quiet?: boolean;
+}
+
+/** Arguments after binding: keyed by the parameter's canonical name, defaults filled. */
+export type Args = Record<string, Value | undefined>;
+
+export interface FunctionSpec {
+  name: string;
+  aliases?: string[];
+  category: Category;
+  /** One paragraph: what it computes (the formula) and when to use it. */
+  doc: string;
+  /** A runnable merge-language line. */
+  example: string;
+  paper?: { title: string; url: string };
+  params: ParamSpec[];
+  returns: ParamType;
+  call(args: Args, ctx: CallContext): Value | Promise<Value>;
+}

@@ -1,0 +1,17 @@
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+import fs from "node:fs";
+import os from "node:os";
+
+export const repoRoot = fileURLToPath(new URL("..", import.meta.url));
+/** Checkpoints written by an independent safetensors writer (read-only). */
+export const fixtures = path.resolve(repoRoot, "../shared/fixtures");
+export const expected = JSON.parse(fs.readFileSync(path.join(fixtures, "expected.json"), "utf8"));
+
+/** A fresh temporary directory, removed by the caller's afterEach/afterAll if wanted. */
+export function tempDir(prefix = "mergelab-test-"): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Run the built CLI; returns exit code, stdout, stderr. */
+export { runCli } from "./cli-runner.js";
