@@ -3,3 +3,7 @@ export const VERSION = "0.1.0";
 export { MergelabError } from "./kernel/errors.js";
 export { tf, initRuntime, backendName } from "./kernel/runtime.js";
 export * from "./stdlib/spec.js";
+export { plot, Figure, type PlotSpec, type PlotOptions, type PlotKind, type PlotData } from "./stdlib/plot.js";
+export { displayValue as display } from "./kernel/notebook/display.js";
+export { ProgressBar } from "./kernel/notebook/progress.js";
+export { tableToMimeBundle } from "./kernel/notebook/mime.js";

@@ -1,3 +1,450 @@
-import type { FunctionSpec } from "./spec.js";
+/**
+ * Built-in functions of the merge language that are not merge methods:
+ * loading and saving checkpoints, printing, list/number utilities, results
+ * tables, schedules and explain. Relative paths resolve against ctx.cwd.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { MergelabError } from "../kernel/errors.js";
+import { loadModel, mapTensors, isModel, type ModelValue } from "../kernel/engine/model.js";
+import { layers as layerSchedule, match as matchSchedule, isSchedule, type Schedule } from "../kernel/engine/schedule.js";
+import { buildPlan, explainPlan, parseDtype } from "../kernel/engine/plan.js";
+import { saveModel, type Progress, type SaveSummary } from "../kernel/engine/exec/index.js";
+import { parseSize } from "../kernel/io/writer.js";
+import { Dict, Table, type Args, type CallContext, type FunctionSpec, type Value } from "./spec.js";
+import { formatValue, describeValue } from "../dsl/values.js";
 
-export const specs: FunctionSpec[] = [];
+/** What a script run records besides values (explain and the CLI read it). */
+export interface ScriptHooks {
+  /** Every save() call, in order (in dry runs too). */
+  saved: Array<{ model: ModelValue; path: string; dtype?: string }>;
+  /** Engine progress while a save runs (the CLI's progress line). */
+  progress?: (p: Progress) => void;
+  /** A save finished (replaces the default "saved …" line on stdout). */
+  onSaved?: (s: SaveSummary) => void;
+}
+type ScriptContext = CallContext & { hooks?: ScriptHooks };
+
+const str = (v: Value | undefined) => v as string;
+
+// ---------------------------------------------------------------- files
+
+/** Glob relative to `cwd`: `*` and `?` within a path segment, `**` for any number of directories. Sorted. */
+export function glob(pattern: string, cwd: string): string[] {
+  const abs = path.resolve(cwd, pattern);
+  const root = path.parse(abs).root;
+  const segments = abs.slice(root.length).split(path.sep).filter((s) => s !== "");
+  const toRegex = (seg: string) => new RegExp(`^${seg.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]")}$`);
+  const out = new Set<string>();
+  const walk = (dir: string, i: number): void => {
+    if (i === segments.length) {
+      out.add(dir);
+      return;
+    }
+    const seg = segments[i]!;
+    if (seg === "**") {
+      walk(dir, i + 1);
+      for (const e of readDir(dir)) if (e.isDirectory() && !e.name.startsWith(".")) walk(path.join(dir, e.name), i);
+      return;
+    }
+    if (!/[*?]/.test(seg)) {
+      const next = path.join(dir, seg);
+      if (fs.existsSync(next)) walk(next, i + 1);
+      return;
+    }
+    const re = toRegex(seg);
+    for (const e of readDir(dir)) if (re.test(e.name) && !(e.name.startsWith(".") && !seg.startsWith("."))) walk(path.join(dir, e.name), i + 1);
+  };
+  walk(root, 0);
+  return [...out].sort();
+}
+
+function readDir(dir: string): fs.Dirent[] {
+  try {
+    return fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+}
+
+/** A checkpoint: a directory with model.safetensors (or shards + index), or a .safetensors file. */
+function isCheckpoint(p: string): boolean {
+  try {
+    if (fs.statSync(p).isFile()) return p.endsWith(".safetensors");
+    return fs.readdirSync(p).some((f) => f.endsWith(".safetensors") || f.endsWith(".safetensors.index.json"));
+  } catch {
+    return false;
+  }
+}
+
+function isEmptyOrAbsent(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory() && fs.readdirSync(p).length === 0;
+  } catch {
+    return true;
+  }
+}
+
+const load: FunctionSpec = {
+  name: "load",
+  category: "io",
+  doc: "Open a checkpoint (a Hugging Face directory with model.safetensors or shards + index, or one .safetensors file). Reads and validates the headers only; tensor data is read when a result is consumed.",
+  example: 'base = load("models/base")',
+  params: [
+    { name: "path", type: "string", required: true, doc: "checkpoint directory or .safetensors file (relative to the working directory)" },
+    { name: "label", type: "string", doc: "name used in messages and explain (default: the path)" },
+  ],
+  returns: "model",
+  call: (a, ctx) => {
+    try {
+      return loadModel(str(a.path), { cwd: ctx.cwd, label: a.label as string | undefined });
+    } catch (e) {
+      if (e instanceof MergelabError && !e.details.param && !e.details.tensor) throw new MergelabError(e.message, { ...e.details, param: "path" });
+      throw e;
+    }
+  },
+};
+
+const loadAll: FunctionSpec = {
+  name: "load_all",
+  category: "io",
+  doc: "Open every checkpoint matching a glob pattern (`*`, `?` within a name, `**` for any depth), sorted by path. Non-checkpoint matches are skipped; no match is an error.",
+  example: 'experts = load_all("models/experts/*")',
+  params: [{ name: "pattern", type: "string", required: true, doc: "glob pattern relative to the working directory" }],
+  returns: "models",
+  call: (a, ctx) => {
+    const paths = glob(str(a.pattern), ctx.cwd).filter(isCheckpoint);
+    if (paths.length === 0) throw new MergelabError(`no checkpoint matches ${JSON.stringify(a.pattern)} (in ${ctx.cwd})`, { param: "pattern" });
+    return paths.map((p) => loadModel(p, { label: path.relative(ctx.cwd, p) || p }));
+  },
+};
+
+const save: FunctionSpec = {
+  name: "save",
+  category: "io",
+  doc: "Run a model's plan and write it as a checkpoint directory (model.safetensors, or shards + index above shard_size), with the base's config and tokenizer files. Written to a temporary sibling and renamed at the end. In a dry run (check, --dry-run) everything is validated and nothing is written.",
+  example: 'save(m, "out/ties", dtype="bf16")',
+  params: [
+    { name: "model", type: "model", required: true, doc: "the model to write" },
+    { name: "path", type: "string", required: true, doc: "output directory (relative to the working directory)" },
+    { name: "dtype", type: "string", choices: ["bf16", "f16", "f32"], doc: "dtype of float tensors (default: as in the base/first model)" },
+    { name: "shard_size", type: ["string", "number"], default: "5GB", doc: 'maximum bytes per shard ("5GB", "500MB" or a number)' },
+    { name: "overwrite", type: "bool", default: false, doc: "replace a non-empty output directory" },
+  ],
+  returns: "string",
+  call: async (a, ctx: ScriptContext) => {
+    const model = a.model as ModelValue;
+    const target = path.resolve(ctx.cwd, str(a.path));
+    const dtype = a.dtype as string | undefined;
+    parseDtype(dtype);
+    try {
+      parseSize(a.shard_size as string | number);
+    } catch (e) {
+      throw new MergelabError((e as Error).message, { param: "shard_size" });
+    }
+    if (!a.overwrite && !isEmptyOrAbsent(target)) {
+      throw new MergelabError(`${str(a.path)}: output exists and is not empty (use overwrite=true)`, { param: "path" });
+    }
+    ctx.hooks?.saved.push({ model, path: target, dtype });
+    if (ctx.dryRun) {
+      buildPlan([model], { dtype }); // expands every tensor's recipe: per-tensor parameter checks, no data read
+      return str(a.path);
+    }
+    const summary = await saveModel(model, target, {
+      dtype,
+      shardSize: a.shard_size as string | number,
+      overwrite: a.overwrite as boolean,
+      workers: ctx.options.workers,
+      chunkSize: ctx.options.chunkSize,
+      signal: ctx.signal,
+      progress: ctx.hooks?.progress,
+    });
+    if (ctx.hooks?.onSaved) ctx.hooks.onSaved(summary);
+    else if (!ctx.options.quiet) {
+      ctx.stdout(`saved ${str(a.path)}: ${summary.tensors} tensors, ${(summary.bytes / 1e6).toFixed(1)} MB in ${summary.seconds.toFixed(2)} s\n`);
+    }
+    return str(a.path);
+  },
+};
+
+// ---------------------------------------------------------------- output
+
+const print: FunctionSpec = {
+  name: "print",
+  category: "util",
+  doc: "Write values to standard output (the notebook cell's output), separated by `sep`.",
+  example: 'print("k =", 0.2)',
+  params: [
+    { name: "values", type: "any", rest: true, doc: "values to print" },
+    { name: "sep", type: "string", default: " ", doc: "separator between values" },
+  ],
+  returns: "any",
+  call: (a, ctx) => {
+    ctx.stdout((a.values as Value[]).map((v) => formatValue(v)).join(str(a.sep)) + "\n");
+    return null;
+  },
+};
+
+const explain: FunctionSpec = {
+  name: "explain",
+  category: "util",
+  doc: "The execution plan of one or more models: per output tensor the op DAG (shared subexpressions computed once per chunk), with the bytes read and written and the peak memory. Text in the terminal, HTML in notebooks.",
+  example: "explain(ties(experts, base=base, k=0.2))",
+  params: [{ name: "models", type: ["model", "models"], required: true, doc: "a model or a list of models planned together" }],
+  returns: "any",
+  call: (a, ctx) => explainPlan(Array.isArray(a.models) ? (a.models as ModelValue[]) : [a.models as ModelValue], { workers: ctx.options.workers, chunkSize: ctx.options.chunkSize }),
+};
+
+// ---------------------------------------------------------------- numbers and lists
+
+function numbersOrModels(name: string, xs: Value[]): "numbers" | "models" {
+  if (xs.length === 0) throw new MergelabError(`${name}() of an empty list`, { param: "xs" });
+  if (xs.every((x) => typeof x === "number")) return "numbers";
+  if (xs.every(isModel)) return "models";
+  const bad = xs.find((x) => typeof x !== typeof xs[0] || (isModel(xs[0]) && !isModel(x)));
+  throw new MergelabError(`${name}() needs a list of numbers or a list of models, got ${describeValue(bad ?? xs[0])} in it`, { param: "xs" });
+}
+
+/** Σ x_i per tensor: one n-ary node chain per tensor (the engine's mapTensors). */
+export function sumModels(models: ModelValue[], scale = 1): ModelValue {
+  const label = `${scale === 1 ? "sum" : "mean"}(${models.map((m) => m.label).join(", ")})`;
+  return mapTensors(models, (g, inputs) => {
+    const total = inputs.slice(1).reduce((acc, x) => g.add(acc, x), inputs[0]!);
+    return scale === 1 ? total : g.mul(total, scale);
+  }, { label });
+}
+
+const sum: FunctionSpec = {
+  name: "sum",
+  category: "util",
+  doc: "Sum of a list of numbers, or of a list of models tensor by tensor (e.g. the sum of task vectors).",
+  example: "m = base + 0.3 * sum(experts - base)",
+  params: [{ name: "xs", type: "list", required: true, doc: "numbers or models" }],
+  returns: "any",
+  call: (a) => {
+    const xs = a.xs as Value[];
+    if (numbersOrModels("sum", xs) === "numbers") return (xs as number[]).reduce((s, x) => s + x, 0);
+    return sumModels(xs as ModelValue[]);
+  },
+};
+
+const mean: FunctionSpec = {
+  name: "mean",
+  category: "util",
+  doc: "Mean of a list of numbers, or of a list of models tensor by tensor (uniform model soup).",
+  example: "soup = mean(experts)",
+  params: [{ name: "xs", type: "list", required: true, doc: "numbers or models" }],
+  returns: "any",
+  call: (a) => {
+    const xs = a.xs as Value[];
+    if (numbersOrModels("mean", xs) === "numbers") return (xs as number[]).reduce((s, x) => s + x, 0) / xs.length;
+    return sumModels(xs as ModelValue[], 1 / xs.length);
+  },
+};
+
+function extreme(name: "min" | "max"): FunctionSpec {
+  return {
+    name,
+    category: "util",
+    doc: `The ${name === "min" ? "smallest" : "largest"} of a list of numbers (or of the numbers given).`,
+    example: `${name}([0.1, 0.5, 0.2])`,
+    params: [{ name: "xs", type: ["list", "number"], rest: true, doc: "a list of numbers, or numbers" }],
+    returns: "number",
+    call: (a) => {
+      const args = a.xs as Value[];
+      const xs = args.length === 1 && Array.isArray(args[0]) ? (args[0] as Value[]) : args;
+      if (xs.length === 0) throw new MergelabError(`${name}() of an empty list`, { param: "xs" });
+      if (!xs.every((x) => typeof x === "number")) throw new MergelabError(`${name}() needs numbers`, { param: "xs" });
+      return name === "min" ? Math.min(...(xs as number[])) : Math.max(...(xs as number[]));
+    },
+  };
+}
+
+const len: FunctionSpec = {
+  name: "len",
+  category: "util",
+  doc: "Number of items of a list, characters of a string, entries of a dict, rows of a table, or tensors of a model.",
+  example: "len(experts)",
+  params: [{ name: "x", type: ["list", "string", "dict", "table", "model"], required: true, doc: "the collection" }],
+  returns: "int",
+  call: (a) => {
+    const x = a.x;
+    if (Array.isArray(x) || typeof x === "string") return x.length;
+    if (x instanceof Dict) return x.entries.size;
+    if (x instanceof Table) return x.rows.length;
+    return (x as ModelValue).tensors.size;
+  },
+};
+
+const MAX_RANGE = 10_000_000;
+const range: FunctionSpec = {
+  name: "range",
+  category: "util",
+  doc: "The list start, start+step, … below stop (Python's range): range(3) is [0, 1, 2]; range(0, 1, 0.25) works with fractions too.",
+  example: "[k / 10 for k in range(1, 6)]",
+  params: [
+    { name: "start", type: "number", required: true, doc: "first value, or the stop when it is the only argument" },
+    { name: "stop", type: "number", doc: "values stay below this" },
+    { name: "step", type: "number", default: 1, doc: "increment (not 0)" },
+  ],
+  returns: "list",
+  call: (a) => {
+    const [start, stop] = a.stop === undefined || a.stop === null ? [0, a.start as number] : [a.start as number, a.stop as number];
+    const step = a.step as number;
+    if (step === 0 || !Number.isFinite(step)) throw new MergelabError("range() step must be a non-zero number", { param: "step" });
+    const n = Math.max(0, Math.ceil((stop - start) / step));
+    if (!(n <= MAX_RANGE)) throw new MergelabError(`range() of ${n} values is too long (at most ${MAX_RANGE})`, { param: "stop" });
+    return Array.from({ length: n }, (_, i) => start + i * step);
+  },
+};
+
+const abs: FunctionSpec = {
+  name: "abs",
+  category: "util",
+  doc: "Absolute value of a number.",
+  example: "abs(-0.5)",
+  params: [{ name: "x", type: "number", required: true, doc: "a number" }],
+  returns: "number",
+  call: (a) => Math.abs(a.x as number),
+};
+
+const round: FunctionSpec = {
+  name: "round",
+  category: "util",
+  doc: "A number rounded to `digits` decimals (half away from zero).",
+  example: "round(0.12345, 3)",
+  params: [
+    { name: "x", type: "number", required: true, doc: "a number" },
+    { name: "digits", type: "int", default: 0, range: { min: 0, max: 15 }, doc: "decimals to keep" },
+  ],
+  returns: "number",
+  call: (a) => {
+    const f = 10 ** (a.digits as number);
+    const x = a.x as number;
+    return (Math.sign(x) * Math.round(Math.abs(x) * f)) / f;
+  },
+};
+
+const strFn: FunctionSpec = {
+  name: "str",
+  category: "util",
+  doc: "The text of a value, as print shows it.",
+  example: 'name = "k=" + str(0.2)',
+  params: [{ name: "x", type: "any", required: true, doc: "any value" }],
+  returns: "string",
+  call: (a) => formatValue(a.x ?? null),
+};
+
+const zip: FunctionSpec = {
+  name: "zip",
+  category: "util",
+  doc: "Pairs up lists item by item (as long as the shortest): zip([1, 2], [a, b]) is [[1, a], [2, b]].",
+  example: "pairs = zip([0.3, 0.7], experts)",
+  params: [{ name: "lists", type: "list", rest: true, doc: "lists to pair up" }],
+  returns: "list",
+  call: (a) => {
+    const ls = a.lists as Value[][];
+    const n = ls.length === 0 ? 0 : Math.min(...ls.map((l) => l.length));
+    return Array.from({ length: n }, (_, i) => ls.map((l) => l[i] as Value));
+  },
+};
+
+// ---------------------------------------------------------------- tables
+
+function rowsToTable(rows: Value[]): Table {
+  const columns: string[] = [];
+  for (const [i, r] of rows.entries()) {
+    if (!(r instanceof Dict)) throw new MergelabError(`table(): row ${i} is ${describeValue(r)}, expected a record like {k: 0.2, acc: 0.9}`, { param: "rows" });
+    for (const k of r.entries.keys()) if (!columns.includes(k)) columns.push(k);
+  }
+  return new Table(columns, rows.map((r) => columns.map((c) => (r as Dict).entries.get(c) ?? null)));
+}
+
+const table: FunctionSpec = {
+  name: "table",
+  category: "util",
+  doc: "A results table from a list of records (one row each; columns in order of first appearance, missing cells none) or from a dict of equally long column lists. Tables display in notebooks and feed plot().",
+  example: "results = table([{k: k, acc: 0.5 + k} for k in [0.1, 0.2]])",
+  params: [{ name: "rows", type: ["list", "dict"], required: true, doc: "records, or {column: [values]}" }],
+  returns: "table",
+  call: (a) => {
+    if (Array.isArray(a.rows)) return rowsToTable(a.rows);
+    const cols = a.rows as Dict;
+    const lists = [...cols.entries.values()];
+    if (!lists.every(Array.isArray)) throw new MergelabError("table(): every column of a dict must be a list", { param: "rows" });
+    const n = (lists[0] as Value[] | undefined)?.length ?? 0;
+    if (lists.some((l) => (l as Value[]).length !== n)) throw new MergelabError("table(): columns have different lengths", { param: "rows" });
+    return new Table([...cols.entries.keys()], Array.from({ length: n }, (_, i) => lists.map((l) => (l as Value[])[i] as Value)));
+  },
+};
+
+const records: FunctionSpec = {
+  name: "records",
+  category: "util",
+  doc: "The rows of a table as a list of records (the inverse of table()).",
+  example: "[r.acc for r in records(results)]",
+  params: [{ name: "t", type: "table", required: true, doc: "a table" }],
+  returns: "list",
+  call: (a) => {
+    const t = a.t as Table;
+    return t.rows.map((r) => new Dict(new Map(t.columns.map((c, i) => [c, r[i] as Value]))));
+  },
+};
+
+const keys: FunctionSpec = {
+  name: "keys",
+  category: "util",
+  doc: "The keys of a dict or record, or the column names of a table, or the tensor names of a model.",
+  example: 'keys({"mlp": 0.1, "self_attn": 0.3})',
+  params: [{ name: "x", type: ["dict", "table", "model"], required: true, doc: "a dict, table or model" }],
+  returns: "list",
+  call: (a) => (a.x instanceof Dict ? [...a.x.entries.keys()] : a.x instanceof Table ? [...a.x.columns] : [...(a.x as ModelValue).tensors.keys()]),
+};
+
+// ---------------------------------------------------------------- schedules
+
+const layers: FunctionSpec = {
+  name: "layers",
+  category: "schedule",
+  doc: "A per-layer value: linearly interpolated over the layer index in the tensor name (`layers.N.`, `h.N.`, `blocks.N.`); tensors before the first layer (embeddings) take the first value, the rest outside the layers the last (mergekit's gradient).",
+  example: "m = slerp(a, b, t=layers([0, 0.5, 1]))",
+  params: [{ name: "values", type: "list", required: true, doc: "values from the first layer to the last" }],
+  returns: "schedule",
+  call: (a) => {
+    const vs = a.values as Value[];
+    if (vs.length === 0) throw new MergelabError("layers() needs at least one value", { param: "values" });
+    const bad = vs.find((v) => typeof v !== "number");
+    if (bad !== undefined) throw new MergelabError(`layers() values must be numbers, got ${describeValue(bad)}`, { param: "values" });
+    return layerSchedule(vs as number[]);
+  },
+};
+
+const match: FunctionSpec = {
+  name: "match",
+  category: "schedule",
+  doc: "A per-tensor value chosen by name: the first key that is a substring of the tensor name wins, else `default` (mergekit's filter rule). Values may themselves be schedules.",
+  example: 'k = match({"self_attn": 0.3, "mlp": 0.1}, default=0.2)',
+  params: [
+    { name: "table", type: "dict", required: true, doc: "{substring: value}" },
+    { name: "default", type: ["number", "schedule"], required: true, doc: "value for tensors no key matches" },
+  ],
+  returns: "schedule",
+  call: (a) => {
+    const entries = new Map<string, number | Schedule>();
+    for (const [k, v] of (a.table as Dict).entries) {
+      if (typeof v !== "number" && !isSchedule(v)) throw new MergelabError(`match(): the value for ${JSON.stringify(k)} must be a number or a schedule, got ${describeValue(v)}`, { param: "table" });
+      entries.set(k, v as number | Schedule);
+    }
+    return matchSchedule(entries, a.default as number | Schedule);
+  },
+};
+
+export const specs: FunctionSpec[] = [
+  load, loadAll, save,
+  print, explain,
+  sum, mean, extreme("min"), extreme("max"), len, range, abs, round, strFn, zip,
+  table, records, keys,
+  layers, match,
+];
+
+export type { Args };

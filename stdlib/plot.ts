@@ -1,3 +1,382 @@
-import type { FunctionSpec } from "./spec.js";
+/**
+ * Plots for notebooks, drawn by plotly.js: line, bar, scatter, heatmap and
+ * histogram over results tables, lists of records, lists of numbers and
+ * matrices (e.g. the task-vector cosine matrix from `cosine_matrix`).
+ *
+ *   plot(results, x="k", y="acc", kind="line", color="method", title="TIES: density sweep")
+ *
+ * From TypeScript: `plot.line(rows, {x: "k", y: "acc", color: "method"}).show()`
+ * or `plot({data, kind: "heatmap"})`. A figure is ONE mime bundle:
+ * `application/vnd.plotly.v1+json` ({data, layout} as an object), `text/html`
+ * that draws it with plotly.js, and `text/plain`. The plotly.js source itself
+ * is added once per session where bundles leave the process
+ * (kernel/notebook/plotly.ts).
+ */
+import { randomUUID } from "node:crypto";
+import { MergelabError } from "../kernel/errors.js";
+import { PLOTLY_MIME } from "../kernel/notebook/plotly.js";
+import { displayValue } from "../kernel/notebook/display.js";
+import { valueToMimeBundle } from "../kernel/notebook/mime.js";
+import { Dict, Table, type Args, type CallContext, type FunctionSpec, type MimeBundle, type Value } from "./spec.js";
 
-export const specs: FunctionSpec[] = [];
+export const PLOT_KINDS = ["line", "bar", "scatter", "heatmap", "histogram"] as const;
+export type PlotKind = (typeof PLOT_KINDS)[number];
+
+/** What can be plotted: a table, a list of records, a list of numbers, a matrix. */
+export type PlotData = Table | ReadonlyArray<Record<string, unknown> | Dict> | readonly number[] | readonly (readonly number[])[];
+
+export interface PlotOptions {
+  /** Column for the x axis (default: the first column). */
+  x?: string;
+  /** Column(s) for the y axis (default: the first numeric column that is not x or color). */
+  y?: string | string[];
+  /** Heatmap value column of a long table (one row per x, y pair). */
+  z?: string;
+  /** Column whose values split the rows into traces (one line, bar group or colour each). */
+  color?: string;
+  title?: string;
+  xlabel?: string;
+  ylabel?: string;
+  /** Histogram bin count (plotly chooses when absent). */
+  bins?: number;
+  /** Heatmap axis labels for a plain matrix (rows and columns alike). */
+  labels?: string[];
+}
+
+export interface PlotSpec extends PlotOptions {
+  data: PlotData;
+  kind?: PlotKind;
+}
+
+type Trace = Record<string, unknown>;
+
+/** A plotly figure. */
+export class Figure {
+  constructor(
+    readonly data: Trace[],
+    readonly layout: Record<string, unknown>,
+    private readonly summary: string,
+  ) {}
+
+  toJSON(): { data: Trace[]; layout: Record<string, unknown> } {
+    return { data: this.data, layout: this.layout };
+  }
+
+  toMimeBundle(): MimeBundle {
+    return { [PLOTLY_MIME]: this.toJSON(), "text/html": figureHtml(this), "text/plain": this.summary };
+  }
+
+  /** Display now (in tslab notebooks; plain-text summary elsewhere). */
+  show(): void {
+    displayValue(this);
+  }
+
+  toString(): string {
+    return this.summary;
+  }
+}
+
+/** The HTML of one figure: a div and a script that draws into it once window.Plotly exists. */
+function figureHtml(fig: Figure): string {
+  const id = `mergelab-fig-${randomUUID().slice(0, 8)}`;
+  // JSON inside <script>: "<" escaped so no "</script>" or "<!--" can end it early.
+  const json = JSON.stringify(fig.toJSON()).replace(/</g, "\\u003c").replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
+  const height = Number((fig.layout as { height?: number }).height ?? 420);
+  return `<div id="${id}" class="mergelab-figure" style="width:100%;height:${height}px;"></div>
+<script type="text/javascript">
+(function () {
+  var id = "${id}", fig = ${json};
+  function draw() {
+    var el = document.getElementById(id);
+    if (el) window.Plotly.newPlot(el, fig.data, fig.layout, {responsive: true, displaylogo: false});
+  }
+  if (window.Plotly) return draw();
+  var waited = 0, timer = setInterval(function () {
+    if (window.Plotly) { clearInterval(timer); draw(); }
+    else if ((waited += 100) >= 15000) {
+      clearInterval(timer);
+      var el = document.getElementById(id);
+      if (el) el.textContent = "plotly.js did not load: run the notebook's cells from the top to draw this figure.";
+    }
+  }, 100);
+})();
+</script>`;
+}
+
+// ---------------------------------------------------------------- data shapes
+
+function isNumberList(d: unknown): d is number[] {
+  return Array.isArray(d) && d.every((v) => typeof v === "number");
+}
+
+function isMatrix(d: unknown): d is number[][] {
+  return Array.isArray(d) && d.length > 0 && d.every(isNumberList);
+}
+
+/** A list of records (language dicts or TS objects) as a table; columns in first-seen order. */
+export function recordsToTable(rows: ReadonlyArray<Record<string, unknown> | Dict>): Table {
+  const maps = rows.map((r) => (r instanceof Dict ? r.entries : new Map(Object.entries(r))));
+  const columns: string[] = [];
+  for (const m of maps) for (const k of m.keys()) if (!columns.includes(k)) columns.push(k);
+  return new Table(columns, maps.map((m) => columns.map((c) => (m.has(c) ? (m.get(c) as Value) : null))));
+}
+
+function asTable(data: PlotData): Table {
+  if (data instanceof Table) return data;
+  if (Array.isArray(data) && data.every((r) => r instanceof Dict || (typeof r === "object" && r !== null && !Array.isArray(r)))) {
+    return recordsToTable(data as Array<Record<string, unknown> | Dict>);
+  }
+  throw new MergelabError("plot: data must be a table, a list of records, a list of numbers or a matrix (list of lists of numbers)", { param: "data" });
+}
+
+function column(table: Table, name: string, param: string): Value[] {
+  const j = table.columns.indexOf(name);
+  if (j < 0) {
+    throw new MergelabError(`plot: the table has no column '${name}' (columns: ${table.columns.join(", ")})`, { param });
+  }
+  return table.rows.map((r) => r[j]);
+}
+
+function numericColumn(table: Table, name: string, param: string): number[] {
+  return column(table, name, param).map((v, i) => {
+    if (typeof v === "number") return v;
+    if (v === null) return NaN;
+    throw new MergelabError(`plot: column '${name}' must hold numbers (row ${i + 1} is ${JSON.stringify(v)})`, { param });
+  });
+}
+
+function label(v: Value): string | number {
+  return typeof v === "number" || typeof v === "string" ? v : String(v);
+}
+
+/** Rows split by the values of the `color` column, in first-seen order (one group when absent). */
+function groups(table: Table, color: string | undefined): Array<{ name: string | undefined; rows: number[] }> {
+  if (!color) return [{ name: undefined, rows: table.rows.map((_, i) => i) }];
+  const keys = column(table, color, "color");
+  const out = new Map<string, number[]>();
+  keys.forEach((k, i) => {
+    const name = String(label(k));
+    out.set(name, [...(out.get(name) ?? []), i]);
+  });
+  return [...out].map(([name, rows]) => ({ name, rows }));
+}
+
+function defaultY(table: Table, exclude: Array<string | undefined>): string {
+  const y = table.columns.find((c, j) => !exclude.includes(c) && table.rows.length > 0 && table.rows.every((r) => typeof r[j] === "number" || r[j] === null));
+  if (!y) throw new MergelabError("plot: no numeric column to plot; name one with y=", { param: "y" });
+  return y;
+}
+
+/** JSON has no NaN: missing values become null (a gap in plotly). */
+const finite = (xs: Array<number | string>) => xs.map((v) => (typeof v === "number" && !Number.isFinite(v) ? null : v));
+
+// ---------------------------------------------------------------- figures
+
+function layoutOf(o: PlotOptions, xTitle: string | undefined, yTitle: string | undefined, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    title: o.title ? { text: o.title } : undefined,
+    xaxis: { title: { text: o.xlabel ?? xTitle ?? "" }, automargin: true },
+    yaxis: { title: { text: o.ylabel ?? yTitle ?? "" }, automargin: true },
+    legend: o.color ? { title: { text: o.color } } : undefined,
+    height: 420,
+    margin: { t: o.title ? 60 : 30, r: 20, b: 50, l: 60 },
+    template: { layout: { plot_bgcolor: "#f7f7f9", paper_bgcolor: "#ffffff", colorway: COLORWAY } },
+    ...extra,
+  };
+}
+
+// A colour-blind-safe qualitative palette (Okabe–Ito).
+const COLORWAY = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"];
+
+function xyFigure(kind: "line" | "bar" | "scatter", data: PlotData, o: PlotOptions): Figure {
+  if (isNumberList(data)) {
+    const trace = xyTrace(kind, data.map((_, i) => i), data, undefined);
+    return new Figure([trace], layoutOf(o, "index", "value"), `Figure: ${kind} plot of ${data.length} values`);
+  }
+  const table = asTable(data);
+  const x = o.x ?? table.columns[0];
+  const ys = o.y === undefined ? [defaultY(table, [x, o.color])] : Array.isArray(o.y) ? o.y : [o.y];
+  const xs = column(table, x, "x").map(label);
+  const traces: Trace[] = [];
+  for (const y of ys) {
+    const yv = numericColumn(table, y, "y");
+    for (const g of groups(table, o.color)) {
+      let rows = g.rows;
+      // A line joins points in x order (sweeps are not always collected in order).
+      if (kind === "line" && rows.every((i) => typeof xs[i] === "number")) rows = [...rows].sort((a, b) => (xs[a] as number) - (xs[b] as number));
+      const name = ys.length > 1 ? (g.name === undefined ? y : `${g.name} · ${y}`) : g.name;
+      traces.push(xyTrace(kind, rows.map((i) => xs[i]), rows.map((i) => yv[i]), name));
+    }
+  }
+  const layout = layoutOf(o, x, ys.length === 1 ? ys[0] : undefined, kind === "bar" ? { barmode: "group" } : {});
+  const by = o.color ? ` by ${o.color}` : "";
+  return new Figure(traces, layout, `Figure: ${kind} plot of ${ys.join(", ")} vs ${x}${by} (${traces.length} trace${traces.length === 1 ? "" : "s"})`);
+}
+
+function xyTrace(kind: "line" | "bar" | "scatter", x: Array<number | string>, y: number[], name: string | undefined): Trace {
+  const base = { x: finite(x), y: finite(y), name, showlegend: name !== undefined };
+  if (kind === "bar") return { type: "bar", ...base };
+  return { type: "scatter", mode: kind === "line" ? "lines+markers" : "markers", ...base };
+}
+
+function histogramFigure(data: PlotData, o: PlotOptions): Figure {
+  const bins = o.bins === undefined ? {} : { nbinsx: o.bins };
+  if (isNumberList(data)) {
+    const fig = [{ type: "histogram", x: finite(data), ...bins }];
+    return new Figure(fig, layoutOf(o, "value", "count"), `Figure: histogram of ${data.length} values`);
+  }
+  const table = asTable(data);
+  const x = o.x ?? (typeof o.y === "string" ? o.y : defaultY(table, [o.color]));
+  const xv = numericColumn(table, x, "x");
+  const traces = groups(table, o.color).map((g) => ({
+    type: "histogram",
+    x: finite(g.rows.map((i) => xv[i])),
+    name: g.name,
+    showlegend: g.name !== undefined,
+    opacity: o.color ? 0.6 : 1,
+    ...bins,
+  }));
+  return new Figure(traces, layoutOf(o, x, "count", o.color ? { barmode: "overlay" } : {}), `Figure: histogram of ${x} (${table.rows.length} values)`);
+}
+
+function heatmapFigure(data: PlotData, o: PlotOptions): Figure {
+  const m = heatmapMatrix(data, o);
+  const n = m.z.length * (m.z[0]?.length ?? 0);
+  const flat = m.z.flat().filter(Number.isFinite);
+  // Signed data (cosines, sign agreement) gets a diverging scale centred on 0.
+  const signed = flat.some((v) => v < 0);
+  const trace: Trace = {
+    type: "heatmap",
+    z: m.z.map((r) => finite(r)),
+    x: m.x,
+    y: m.y,
+    colorscale: signed ? "RdBu" : "Viridis",
+    ...(signed ? { zmid: 0, reversescale: true } : {}),
+    ...(n <= 144 ? { texttemplate: "%{z:.3g}", hoverongaps: false } : {}),
+  };
+  const layout = layoutOf(o, m.xTitle, m.yTitle, { yaxis: { title: { text: o.ylabel ?? m.yTitle ?? "" }, autorange: "reversed", automargin: true } });
+  return new Figure([trace], layout, `Figure: heatmap ${m.z.length}×${m.z[0]?.length ?? 0}${o.title ? ` — ${o.title}` : ""}`);
+}
+
+interface Matrix {
+  z: number[][];
+  x: Array<string | number>;
+  y: Array<string | number>;
+  xTitle?: string;
+  yTitle?: string;
+}
+
+function heatmapMatrix(data: PlotData, o: PlotOptions): Matrix {
+  if (isMatrix(data)) {
+    const cols = data[0].length;
+    if (data.some((r) => r.length !== cols)) throw new MergelabError("plot: heatmap rows must all have the same length", { param: "data" });
+    const labels = o.labels ?? data[0].map((_, j) => String(j));
+    return { z: data.map((r) => [...r]), x: labels.slice(0, cols), y: (o.labels ?? data.map((_, i) => String(i))).slice(0, data.length) };
+  }
+  const table = asTable(data);
+  if (o.z !== undefined) return pivot(table, o.x ?? table.columns[0], typeof o.y === "string" ? o.y : table.columns[1], o.z);
+  // A matrix table: an optional first column of row labels, then one numeric column per matrix column.
+  const labelled = table.rows.some((r) => typeof r[0] === "string");
+  const valueColumns = labelled ? table.columns.slice(1) : table.columns;
+  const z = table.rows.map((r) => (labelled ? r.slice(1) : r).map((v, j) => {
+    if (typeof v === "number") return v;
+    if (v === null) return NaN;
+    throw new MergelabError(`plot: heatmap column '${valueColumns[j]}' must hold numbers`, { param: "data" });
+  }));
+  return { z, x: valueColumns, y: labelled ? table.rows.map((r) => String(r[0])) : valueColumns.slice(0, z.length) };
+}
+
+/** A long table (x, y, z per row) as a matrix: rows are y values, columns x values, in first-seen order. */
+function pivot(table: Table, x: string, y: string, z: string): Matrix {
+  const xv = column(table, x, "x").map(label);
+  const yv = column(table, y, "y").map(label);
+  const zv = numericColumn(table, z, "z");
+  const xs = [...new Set(xv)];
+  const ys = [...new Set(yv)];
+  const m = ys.map(() => xs.map(() => NaN));
+  zv.forEach((v, i) => (m[ys.indexOf(yv[i])][xs.indexOf(xv[i])] = v));
+  return { z: m, x: xs, y: ys, xTitle: x, yTitle: y };
+}
+
+/** One figure from a spec (the language's `plot(...)` and the TypeScript `plot(spec)`). */
+function makeFigure(spec: PlotSpec): Figure {
+  const kind = spec.kind ?? "line";
+  switch (kind) {
+    case "line":
+    case "bar":
+    case "scatter":
+      return xyFigure(kind, spec.data, spec);
+    case "histogram":
+      return histogramFigure(spec.data, spec);
+    case "heatmap":
+      return heatmapFigure(spec.data, spec);
+    default:
+      throw new MergelabError(`plot: unknown kind '${String(kind)}' (expected ${PLOT_KINDS.join(", ")})`, { param: "kind" });
+  }
+}
+
+/** The TypeScript API: `plot(spec)`, or `plot.line(data, options)` and friends. */
+export const plot = Object.assign(makeFigure, {
+  line: (data: PlotData, o: PlotOptions = {}) => makeFigure({ ...o, data, kind: "line" }),
+  bar: (data: PlotData, o: PlotOptions = {}) => makeFigure({ ...o, data, kind: "bar" }),
+  scatter: (data: PlotData, o: PlotOptions = {}) => makeFigure({ ...o, data, kind: "scatter" }),
+  heatmap: (data: PlotData, o: PlotOptions = {}) => makeFigure({ ...o, data, kind: "heatmap" }),
+  histogram: (data: PlotData, o: PlotOptions = {}) => makeFigure({ ...o, data, kind: "histogram" }),
+});
+
+// ---------------------------------------------------------------- language specs
+
+const str = (v: Value | undefined) => (typeof v === "string" ? v : undefined);
+
+const plotSpec: FunctionSpec = {
+  name: "plot",
+  category: "plot",
+  doc:
+    "Draw a figure (plotly.js) from a results table, a list of records, a list of numbers (histogram) or a matrix " +
+    "(heatmap, e.g. cosine_matrix(...)). Rows split into one trace per value of `color`. A figure is the cell's " +
+    "result when it is the last expression; display(fig) shows one mid-cell.",
+  example: 'plot(results, x="k", y="acc", kind="line", color="method", title="density sweep")',
+  params: [
+    { name: "data", type: ["table", "list"], required: true, doc: "a table, a list of records, a list of numbers, or a list of lists of numbers" },
+    { name: "x", type: "string", doc: "column for the x axis (default: the first column)" },
+    { name: "y", type: ["string", "list"], doc: "column(s) for the y axis (default: the first numeric column)" },
+    { name: "kind", type: "string", default: "line", choices: [...PLOT_KINDS], doc: "line, bar, scatter, heatmap or histogram" },
+    { name: "color", type: "string", doc: "column whose values split rows into traces" },
+    { name: "z", type: "string", doc: "heatmap value column of a long table (x, y, z per row)" },
+    { name: "title", type: "string", doc: "figure title" },
+    { name: "xlabel", type: "string", doc: "x axis title (default: the x column)" },
+    { name: "ylabel", type: "string", doc: "y axis title (default: the y column)" },
+    { name: "bins", type: "int", range: { min: 1 }, doc: "histogram bin count" },
+  ],
+  returns: "any",
+  call(args: Args): Figure {
+    const y = args.y;
+    return makeFigure({
+      data: args.data as PlotData,
+      kind: (str(args.kind) ?? "line") as PlotKind,
+      x: str(args.x),
+      y: Array.isArray(y) ? y.map(String) : str(y),
+      z: str(args.z),
+      color: str(args.color),
+      title: str(args.title),
+      xlabel: str(args.xlabel),
+      ylabel: str(args.ylabel),
+      bins: typeof args.bins === "number" ? args.bins : undefined,
+    });
+  },
+};
+
+const displaySpec: FunctionSpec = {
+  name: "display",
+  category: "plot",
+  doc: "Show a value now — a figure, a table, a model summary, a plan — rather than only a cell's last expression.",
+  example: 'display(plot(results, x="k", y="acc"))',
+  params: [{ name: "value", type: "any", required: true, doc: "the value to show" }],
+  returns: "any",
+  call(args: Args, ctx: CallContext): null {
+    ctx.display(valueToMimeBundle(args.value));
+    return null;
+  },
+};
+
+export const specs: FunctionSpec[] = [plotSpec, displaySpec];

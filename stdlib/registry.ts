@@ -5,6 +5,7 @@
 import type { FunctionSpec } from "./spec.js";
 import { specs as methods } from "./methods/index.js";
 import { specs as blocks } from "./blocks.js";
+import { specs as stacking } from "./stack.js";
 import { specs as analysis } from "./analysis.js";
 import { specs as builtins } from "./builtins.js";
 import { specs as plots } from "./plot.js";
@@ -16,7 +17,7 @@ const extra: FunctionSpec[] = [];
 function index(spec: FunctionSpec): void {
   for (const name of [spec.name, ...(spec.aliases ?? [])]) table.set(name, spec);
 }
-for (const spec of [...builtins, ...methods, ...blocks, ...analysis, ...plots, ...evaluation]) index(spec);
+for (const spec of [...builtins, ...methods, ...blocks, ...stacking, ...analysis, ...plots, ...evaluation]) index(spec);
 
 export function lookup(name: string): FunctionSpec | undefined {
   return table.get(name);

@@ -1,5 +1,34 @@
-import { MergelabError } from "../../kernel/errors.js";
+/**
+ * `mergelab check FILE [--set name=value]...`: every error of a merge script
+ * (syntax, names, arguments, ranges, checkpoint compatibility) from the
+ * checkpoints' headers only. Exit 1 with the diagnostics on stderr; exit 0
+ * with a one-line summary otherwise.
+ */
+import { Session, ScriptError } from "../../dsl/index.js";
+import { parseScriptArgs, readScript, unusedOverrideError } from "./run.js";
 
-export async function run(_argv: string[]): Promise<number> {
-  throw new MergelabError("'check' is not built yet");
+const USAGE = `usage: mergelab check FILE [--set NAME=VALUE]...
+
+Checks a merge script (or a mergekit YAML config) against its checkpoints'
+headers: names, argument types and ranges, tensor names and shapes. Reads no
+tensor data, writes nothing.`;
+
+export async function run(argv: string[]): Promise<number> {
+  const args = parseScriptArgs(argv, "check", USAGE);
+  if (args.flags.help) {
+    process.stdout.write(USAGE + "\n");
+    return 0;
+  }
+  const text = await readScript(args.file, args.positional[1], "check", USAGE);
+  const session = new Session({ cwd: process.cwd() });
+  const checked = await session.check(text, { file: args.file, overrides: args.overrides });
+  if (checked.diagnostics.length > 0) {
+    process.stderr.write(new ScriptError(checked.diagnostics, text).rendered + "\n");
+    return 1;
+  }
+  const unused = unusedOverrideError(checked.unusedOverrides, text);
+  if (unused) throw unused;
+  const n = checked.saved.length;
+  process.stdout.write(`${args.file}: ok (${n} save${n === 1 ? "" : "s"})\n`);
+  return 0;
 }

@@ -1,5 +1,36 @@
+/**
+ * `mergelab from-mergekit CONFIG.yml [OUT_DIR]`: print the merge-language
+ * script equivalent to a mergekit config (the same script `mergelab run
+ * CONFIG.yml OUT_DIR` runs).
+ */
+import fs from "node:fs";
 import { MergelabError } from "../../kernel/errors.js";
+import { mergekitToScript } from "../mergekit.js";
 
-export async function run(_argv: string[]): Promise<number> {
-  throw new MergelabError("'from-mergekit' is not built yet");
+const USAGE = `usage: mergelab from-mergekit CONFIG.yml [OUT_DIR]
+
+Prints the merge script equivalent to a mergekit YAML config. OUT_DIR is where
+the script saves the merge (default: merged). Run it with 'mergelab run', or run
+the config directly: mergelab run CONFIG.yml OUT_DIR.`;
+
+export async function run(argv: string[]): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(USAGE + "\n");
+    return 0;
+  }
+  const unknown = argv.find((a) => a.startsWith("-"));
+  if (unknown) throw new MergelabError(`from-mergekit: unknown option '${unknown}'\n\n${USAGE}`);
+  if (argv.length < 1 || argv.length > 2) {
+    process.stderr.write(USAGE + "\n");
+    return 2;
+  }
+  const [file, outDir] = argv;
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch {
+    throw new MergelabError(`${file}: cannot read the config file`);
+  }
+  process.stdout.write(mergekitToScript(text, { file, outDir }));
+  return 0;
 }

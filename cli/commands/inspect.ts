@@ -1,5 +1,87 @@
+/**
+ * `mergelab inspect PATH [--json]`: a checkpoint's tensors (dtype, shape,
+ * element count), totals per dtype, and metadata — from the headers only.
+ */
 import { MergelabError } from "../../kernel/errors.js";
+import { openCheckpoint, type Checkpoint } from "../../kernel/io/index.js";
 
-export async function run(_argv: string[]): Promise<number> {
-  throw new MergelabError("'inspect' is not built yet");
+const USAGE = "usage: mergelab inspect PATH [--json]\n\nPATH is a Hugging Face model directory or a .safetensors file.";
+
+export interface InspectSummary {
+  path: string;
+  files: Array<{ path: string; bytes: number; headerSha256: string }>;
+  tensors: Array<{ name: string; dtype: string; shape: number[]; numel: number; bytes: number; file: string }>;
+  totals: { tensors: number; elements: number; bytes: number; byDtype: Record<string, { tensors: number; elements: number; bytes: number }> };
+  metadata: Record<string, string>;
+  indexMetadata: Record<string, unknown>;
+}
+
+export function summarize(c: Checkpoint): InspectSummary {
+  const byDtype: InspectSummary["totals"]["byDtype"] = {};
+  let elements = 0;
+  let bytes = 0;
+  for (const t of c.tensors) {
+    const d = (byDtype[t.dtype] ??= { tensors: 0, elements: 0, bytes: 0 });
+    d.tensors++;
+    d.elements += t.numel;
+    d.bytes += t.byteLength;
+    elements += t.numel;
+    bytes += t.byteLength;
+  }
+  return {
+    path: c.path,
+    files: c.files.map((f) => ({ path: f.path, bytes: f.size, headerSha256: f.sha256 })),
+    tensors: c.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, numel: t.numel, bytes: t.byteLength, file: t.file })),
+    totals: { tensors: c.tensors.length, elements, bytes, byDtype },
+    metadata: { ...c.metadata },
+    indexMetadata: { ...c.indexMetadata },
+  };
+}
+
+export function formatSummary(s: InspectSummary): string {
+  const rows = s.tensors.map((t) => [t.name, t.dtype, `[${t.shape.join(", ")}]`, t.numel.toLocaleString("en-US")]);
+  const header = ["tensor", "dtype", "shape", "elements"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => (i === 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ").trimEnd();
+  const out = [`${s.path}  (${s.files.length} file${s.files.length === 1 ? "" : "s"})`, "", line(header), ...rows.map(line), ""];
+  const fmt = (x: { tensors: number; elements: number; bytes: number }) =>
+    `${x.tensors} tensors, ${x.elements.toLocaleString("en-US")} elements, ${humanBytes(x.bytes)}`;
+  out.push(`total: ${fmt(s.totals)}`);
+  for (const [dtype, d] of Object.entries(s.totals.byDtype).sort()) out.push(`  ${dtype}: ${fmt(d)}`);
+  const meta = Object.entries(s.metadata);
+  out.push("", meta.length ? "metadata:" : "metadata: (none)");
+  for (const [k, v] of meta) out.push(`  ${k}: ${v.length > 200 ? v.slice(0, 200) + "…" : v}`);
+  return out.join("\n");
+}
+
+function humanBytes(n: number): string {
+  if (n < 1000) return `${n} bytes`;
+  const units = ["kB", "MB", "GB", "TB"];
+  let v = n;
+  let u = -1;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]} (${n} bytes)`;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(USAGE + "\n");
+    return 0;
+  }
+  const json = argv.includes("--json");
+  const rest = argv.filter((a) => a !== "--json");
+  const unknown = rest.find((a) => a.startsWith("-"));
+  if (unknown) throw new MergelabError(`inspect: unknown option '${unknown}'\n${USAGE}`);
+  if (rest.length !== 1) throw new MergelabError(`inspect: expected one PATH, got ${rest.length}\n${USAGE}`);
+  const ckpt = openCheckpoint(rest[0]);
+  try {
+    const s = summarize(ckpt);
+    process.stdout.write((json ? JSON.stringify(s, null, 2) : formatSummary(s)) + "\n");
+  } finally {
+    ckpt.close();
+  }
+  return 0;
 }

@@ -1,5 +1,174 @@
+/**
+ * `mergelab run FILE [OUT] [--set name=value]... [--dry-run] [--workers N] [--quiet] [--json]`
+ *
+ * Checks the whole script first (every diagnostic, from checkpoint headers
+ * only), then runs it. A .yml/.yaml FILE is a mergekit config: it is
+ * translated to a merge script (cli/mergekit.ts) that saves to OUT.
+ */
+import fs from "node:fs";
 import { MergelabError } from "../../kernel/errors.js";
+import type { Value } from "../../stdlib/spec.js";
+import { Dict } from "../../stdlib/spec.js";
+import { Session, ScriptError, parse, formatValue, type Expr } from "../../dsl/index.js";
+import { didYouMean } from "../../dsl/diagnostics.js";
+import { ProgressReporter, progressMode } from "../progress.js";
 
-export async function run(_argv: string[]): Promise<number> {
-  throw new MergelabError("'run' is not built yet");
+const USAGE = `usage: mergelab run FILE [OUT] [options]
+
+Runs a merge script (or a mergekit YAML config, saving to OUT, default 'merged').
+The script is checked first against the checkpoints' headers; nothing is read
+or written when it has errors.
+
+options:
+  --set NAME=VALUE   replace the value of the top-level assignment NAME
+                     (VALUE is a literal: 0.3, "text", [0.1, 0.2], true; else a string)
+  --dry-run          check and plan only: read no tensor data, write nothing
+  --workers N        worker threads (0: run in this thread)
+  --chunk-size N     elements per input per chunk
+  --quiet            no progress and no "saved" lines
+  --json             print one JSON summary on stdout at the end`;
+
+export interface ScriptArgs {
+  file: string;
+  positional: string[];
+  overrides: Map<string, Value>;
+  flags: { dryRun: boolean; quiet: boolean; json: boolean; help: boolean; workers?: number; chunkSize?: number };
+}
+
+/** Parse the options shared by run, check and explain. */
+export function parseScriptArgs(argv: string[], verb: string, usage: string): ScriptArgs {
+  const positional: string[] = [];
+  const overrides = new Map<string, Value>();
+  const flags: ScriptArgs["flags"] = { dryRun: false, quiet: false, json: false, help: false };
+  const intArg = (name: string, v: string | undefined) => {
+    const n = Number(v);
+    if (v === undefined || !Number.isInteger(n) || n < 0) throw new MergelabError(`${verb}: ${name} needs a non-negative integer\n\n${usage}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const [opt, inline] = a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
+    const value = () => inline ?? argv[++i];
+    if (opt === "--help" || opt === "-h") flags.help = true;
+    else if (opt === "--set") {
+      const kv = value();
+      const eq = kv?.indexOf("=") ?? -1;
+      if (!kv || eq <= 0) throw new MergelabError(`${verb}: --set needs NAME=VALUE`);
+      overrides.set(kv.slice(0, eq).trim(), parseLiteral(kv.slice(eq + 1)));
+    } else if (opt === "--dry-run") flags.dryRun = true;
+    else if (opt === "--quiet" || opt === "-q") flags.quiet = true;
+    else if (opt === "--json") flags.json = true;
+    else if (opt === "--workers") flags.workers = intArg("--workers", value());
+    else if (opt === "--chunk-size") flags.chunkSize = intArg("--chunk-size", value());
+    else if (a.startsWith("-") && a !== "-") throw new MergelabError(`${verb}: unknown option '${a}'\n\n${usage}`);
+    else positional.push(a);
+  }
+  return { file: positional[0] ?? "", positional, overrides, flags };
+}
+
+/** A --set value: a literal expression (number, string, bool, none, list, dict), else the text itself. */
+export function parseLiteral(text: string): Value {
+  const { program, diagnostics } = parse(text, "--set");
+  const stmt = program.body[0];
+  if (diagnostics.length > 0 || program.body.length !== 1 || stmt?.kind !== "expr") return text;
+  const value = literal(stmt.expr);
+  return value === undefined ? text : value;
+}
+
+function literal(e: Expr): Value | undefined {
+  switch (e.kind) {
+    case "number":
+    case "string":
+    case "bool":
+      return e.value;
+    case "none":
+      return null;
+    case "list": {
+      const items = e.items.map(literal);
+      return items.some((x) => x === undefined) ? undefined : (items as Value[]);
+    }
+    case "dict": {
+      const entries = e.entries.map((x) => [x.key, literal(x.value)] as [string, Value | undefined]);
+      return entries.some(([, v]) => v === undefined) ? undefined : new Dict(new Map(entries as Array<[string, Value]>));
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** The script text of FILE (a mergekit YAML config is translated). */
+export async function readScript(file: string, outDir: string | undefined, verb: string, usage: string): Promise<string> {
+  if (!file) throw new MergelabError(`${verb}: which script?\n\n${usage}`);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch {
+    throw new MergelabError(`${file}: cannot read the script`);
+  }
+  if (!/\.ya?ml$/i.test(file)) return text;
+  let translator: { mergekitToScript(yaml: string, opts: { file?: string; outDir?: string }): string };
+  try {
+    translator = await import("../mergekit.js");
+  } catch {
+    throw new MergelabError(`${file}: mergekit configs are not supported in this build`);
+  }
+  return translator.mergekitToScript(text, { file, outDir: outDir ?? "merged" });
+}
+
+/** `--set` names that match no top-level assignment are errors (a typo would silently do nothing). */
+export function unusedOverrideError(unused: string[], text: string): MergelabError | undefined {
+  if (unused.length === 0) return undefined;
+  const assigned = parse(text).program.body.flatMap((s) => (s.kind === "assign" ? [s.name] : []));
+  const name = unused[0]!;
+  return new MergelabError(`--set ${name}: the script has no top-level assignment to '${name}'${didYouMean(name, assigned)}`);
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const args = parseScriptArgs(argv, "run", USAGE);
+  if (args.flags.help) {
+    process.stdout.write(USAGE + "\n");
+    return 0;
+  }
+  const { file, flags, overrides } = args;
+  const text = await readScript(file, args.positional[1], "run", USAGE);
+  const reporter = new ProgressReporter({ mode: progressMode(flags, process.stderr), err: process.stderr, out: process.stdout });
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.once("SIGINT", onSigint);
+  const session = new Session({
+    cwd: process.cwd(),
+    stdout: (t) => void (flags.json ? process.stderr : process.stdout).write(t),
+    options: { workers: flags.workers, chunkSize: flags.chunkSize, quiet: flags.quiet },
+    signal: controller.signal,
+    progress: reporter.update,
+    onSaved: (s) => reporter.saved(s),
+  });
+  try {
+    const checked = await session.check(text, { file, overrides });
+    if (checked.diagnostics.length > 0) {
+      process.stderr.write(new ScriptError(checked.diagnostics, text).rendered + "\n");
+      return 1;
+    }
+    const unused = unusedOverrideError(checked.unusedOverrides, text);
+    if (unused) throw unused;
+    if (flags.dryRun) {
+      const saves = checked.saved.map((s) => s.path);
+      if (flags.json) process.stdout.write(JSON.stringify({ ok: true, dryRun: true, outputs: saves }) + "\n");
+      else if (!flags.quiet) process.stdout.write(`${file}: ok (dry run): ${saves.length ? `would save ${saves.join(", ")}` : "saves nothing"}\n`);
+      return 0;
+    }
+    const result = await session.execute(text, { file, overrides });
+    if (result.value !== undefined && !flags.quiet && !flags.json) process.stdout.write(formatValue(result.value) + "\n");
+    reporter.finish();
+    return 0;
+  } catch (e) {
+    reporter.interrupt();
+    if (e instanceof ScriptError) {
+      process.stderr.write(e.rendered + "\n");
+      return 1;
+    }
+    throw e;
+  } finally {
+    process.removeListener("SIGINT", onSigint);
+  }
 }

@@ -20,7 +20,10 @@
  * The fused, chunked, parallel executor must reproduce it bitwise.
  */
 
-export type UnaryOp = "neg" | "abs" | "sign" | "sqrt" | "exp" | "log" | "floor" | "not" | "isfinite";
+export type UnaryOp =
+  | "neg" | "abs" | "sign" | "sqrt" | "exp" | "log" | "floor" | "not" | "isfinite"
+  // trigonometry, for slerp's whole-tensor angle (used on scalars)
+  | "sin" | "acos";
 export type BinaryOp =
   | "add" | "sub" | "mul" | "div" | "min" | "max" | "pow"
   | "gt" | "ge" | "lt" | "le" | "eq" | "ne" | "and" | "or";
@@ -37,7 +40,16 @@ export type Node =
   | N<BinaryOp, undefined>
   | N<"where", undefined>
   | N<ReduceOp, undefined>
-  | N<"kth", undefined>;
+  | N<"kth", undefined>
+  /**
+   * Model-scope statistic: the m-th largest value of `src[0]` over EVERY output
+   * tensor whose graph holds a kthModel node with the same `key` (e.g. one trim
+   * threshold per expert over all its tensors, TIES `scope="model"`). `m` is a
+   * plain number, the same for every tensor of the key (clamped to [1, count]).
+   * The executor computes it in a model-level pre-pass; within one tensor it is
+   * a known scalar. `src[0]` must not depend on per-tensor statistics.
+   */
+  | N<"kthModel", { key: string; m: number }>;
 
 interface N<Op extends string, Arg> {
   readonly id: number;
@@ -48,12 +60,14 @@ interface N<Op extends string, Arg> {
   readonly scalar: boolean;
 }
 
-const UNARY = new Set<string>(["neg", "abs", "sign", "sqrt", "exp", "log", "floor", "not", "isfinite"]);
+const UNARY = new Set<string>(["neg", "abs", "sign", "sqrt", "exp", "log", "floor", "not", "isfinite", "sin", "acos"]);
 const BINARY = new Set<string>(["add", "sub", "mul", "div", "min", "max", "pow", "gt", "ge", "lt", "le", "eq", "ne", "and", "or"]);
 const REDUCE = new Set<string>(["sum", "max", "min"]);
 export const isUnary = (op: string): op is UnaryOp => UNARY.has(op);
 export const isBinary = (op: string): op is BinaryOp => BINARY.has(op);
 export const isReduce = (op: string): op is ReduceOp => REDUCE.has(op);
+/** "min"/"max" name both a binary op and a reduction: a reduction has one source. */
+export const isReduceNode = (n: { op: string; src: readonly unknown[] }): boolean => REDUCE.has(n.op) && n.src.length === 1;
 
 type Operand = Node | number;
 
@@ -61,6 +75,20 @@ type Operand = Node | number;
 export class Graph {
   private readonly nodes = new Map<string, Node>();
   private nextId = 0;
+  /**
+   * The plan's input sources (checkpoints, in-memory tensor sets), in first-use
+   * order: `input(model, …)` nodes index into this list. Leaf models register
+   * their source here when their recipe runs (see kernel/engine/model.ts).
+   */
+  readonly sources: object[] = [];
+
+  /** Index of `source` among this graph's inputs (registered on first use). */
+  sourceIndex(source: object): number {
+    const i = this.sources.indexOf(source);
+    if (i >= 0) return i;
+    this.sources.push(source);
+    return this.sources.length - 1;
+  }
 
   get size(): number {
     return this.nodes.size;
@@ -114,6 +142,10 @@ export class Graph {
   kth(a: Node, m: Operand): Node {
     return this.make("kth", [a, this.lift(m)], undefined, true);
   }
+  /** The m-th largest of `a` over all tensors that use `key` (model-scope statistic, see the Node type). */
+  kthModel(key: string, a: Node, m: number): Node {
+    return this.make("kthModel", [a], { key, m }, true);
+  }
 
   // sugar
   add = (a: Operand, b: Operand) => this.binary("add", a, b);
@@ -144,6 +176,8 @@ export function applyUnary(op: UnaryOp, x: number): number {
     case "floor": return Math.floor(x);
     case "not": return x === 0 ? 1 : 0;
     case "isfinite": return Number.isFinite(x) ? 1 : 0;
+    case "sin": return Math.sin(x);
+    case "acos": return Math.acos(x);
   }
 }
 
@@ -210,17 +244,23 @@ export interface NaiveEnv {
   numel: number;
   /** Decoded float32 input data, by `${model}\u0000${tensor}`. */
   inputs: Map<string, Float32Array>;
+  /** Values of model-scope statistics (kthModel), by key: computed by the caller over all tensors. */
+  modelStats?: Map<string, number>;
 }
 
 export const inputKey = (model: number, tensor: string) => `${model}\u0000${tensor}`;
 
-/** m-th largest of fround(values), NaNs ignored, m clamped to [1, count]. Reference: sorts a copy. */
+/**
+ * m-th largest of fround(values), NaNs ignored, m clamped to [1, count]. Reference: sorts a copy.
+ * -0 and +0 are the same value: a zero result is +0 (a stable sort would otherwise make its sign
+ * depend on element order).
+ */
 export function kthLargestNaive(values: Float32Array, m: number): number {
   const finiteOrInf = Array.from(values).filter((v) => !Number.isNaN(v));
   if (finiteOrInf.length === 0) return NaN;
   finiteOrInf.sort((a, b) => b - a);
   const mm = Math.min(Math.max(Math.round(m), 1), finiteOrInf.length);
-  return finiteOrInf[mm - 1];
+  return finiteOrInf[mm - 1] + 0;
 }
 
 /** Evaluate a node over a whole tensor: Float32Array for vectors, number for scalars. */
@@ -247,7 +287,7 @@ export function evaluateNaive(root: Node, env: NaiveEnv): Float32Array | number 
       const key = randKey(seed, stream, env.tensor);
       out = new Float32Array(n);
       for (let i = 0; i < n; i++) out[i] = randAt(key, i);
-    } else if (isReduce(op)) {
+    } else if (isReduceNode(node)) {
       const a = asVec(ev(node.src[0]));
       let acc = op === "sum" ? 0 : op === "max" ? -Infinity : Infinity;
       for (let i = 0; i < n; i++) {
@@ -257,6 +297,11 @@ export function evaluateNaive(root: Node, env: NaiveEnv): Float32Array | number 
         else acc = op === "max" ? Math.max(acc, x) : Math.min(acc, x);
       }
       out = acc;
+    } else if (op === "kthModel") {
+      const { key } = node.arg as { key: string; m: number };
+      const v = env.modelStats?.get(key);
+      if (v === undefined) throw new Error(`naive eval: no model statistic '${key}'`);
+      out = v;
     } else if (op === "kth") {
       out = kthLargestNaive(asVec(ev(node.src[0])), ev(node.src[1]) as number);
     } else {

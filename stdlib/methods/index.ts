@@ -1,3 +1,9 @@
+/** Every built-in merge method's spec (the registry lists these). */
 import type { FunctionSpec } from "../spec.js";
+import { specs as gta } from "./gta.js";
+import { specs as linear } from "./linear.js";
+import { specs as slerp } from "./slerp.js";
+import { specs as modelStock } from "./model_stock.js";
+import { specs as passthrough } from "./passthrough.js";
 
-export const specs: FunctionSpec[] = [];
+export const specs: FunctionSpec[] = [...linear, ...gta, ...slerp, ...modelStock, ...passthrough];

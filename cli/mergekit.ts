@@ -1,0 +1,344 @@
+/**
+ * mergekit YAML config → merge-language script. `mergelab from-mergekit`
+ * prints the script; `mergelab run config.yml OUT_DIR` runs it (the language's
+ * run verb imports `mergekitToScript`). The script spells out every value
+ * mergekit would use, defaults included, so it does not depend on mergelab's
+ * own defaults, and says in `#` comments where mergelab computes differently.
+ *
+ *   models: [{model: a, parameters: {weight: 0.5}}, …]   →  a = load("a") …
+ *   merge_method: ties, parameters: {density: 0.5}       →  merged = ties([a, b], base=base, k=0.5, …)
+ *   t: [0, 0.5, 1]                                       →  t=layers([0, 0.5, 1])
+ *   - filter: self_attn / value: 0.3, - value: 0.5        →  match({"self_attn": 0.3}, default=0.5)
+ *   slices: [{sources: [{model: a, layer_range: [0, 16]}]}, …]  →  stack([slice(a, 0, 16), …])
+ */
+import { YamlDoc, type YamlPath } from "./mergekit/yaml.js";
+import { readConfig, readSetting, suggest, type MergekitConfig, type Setting, type Slice, type Source, type Gradient } from "./mergekit/config.js";
+import {
+  DIFFERENCES, GTA, HAS_RESCALE, METHODS, NAMES, OTHER_MERGEKIT_PARAMS, REQUIRED,
+  globalParams, tensorParams, type Default,
+} from "./mergekit/methods.js";
+
+export interface MergekitOptions {
+  /** Where the script saves the result (default "merged"). */
+  outDir?: string;
+  /** The config's file name, for error locations and the header comment (default "config.yml"). */
+  file?: string;
+}
+
+export function mergekitToScript(yamlText: string, opts: MergekitOptions = {}): string {
+  const doc = new YamlDoc(yamlText, opts.file ?? "config.yml");
+  const config = readConfig(doc);
+  return new Translator(doc, config).script(opts.outDir ?? "merged");
+}
+
+// ---------------------------------------------------------------- rendering
+
+/** Shortest round-trip decimal (0.1, 1e-7); -0 stays 0. */
+export function num(x: number): string {
+  return Object.is(x, -0) ? "0" : String(x);
+}
+
+/** 1 − x without binary noise in the printed value (1 − 0.9 → 0.1). */
+function complement(x: number): number {
+  return Number((1 - x).toPrecision(15));
+}
+
+function renderValue(v: number | Gradient): string {
+  return typeof v === "number" ? num(v) : `layers([${v.values.map(num).join(", ")}])`;
+}
+
+function render(s: Setting): string {
+  if (typeof s === "boolean") return String(s);
+  if (typeof s === "number" || s.kind === "gradient") return renderValue(s);
+  const table = s.entries.map((e) => `${JSON.stringify(e.filter)}: ${renderValue(e.value)}`).join(", ");
+  return `match({${table}}, default=${renderValue(s.fallback!)})`;
+}
+
+function mapSetting(s: Setting, f: (x: number) => number): Setting {
+  if (typeof s === "boolean") return s;
+  if (typeof s === "number") return f(s);
+  const g = (v: number | Gradient): number | Gradient => (typeof v === "number" ? f(v) : { kind: "gradient", values: v.values.map(f) });
+  if (s.kind === "gradient") return g(s) as Gradient;
+  return { kind: "filtered", entries: s.entries.map((e) => ({ filter: e.filter, value: g(e.value) })), fallback: s.fallback === undefined ? undefined : g(s.fallback) };
+}
+
+const sameSetting = (a: Setting, b: Setting) => JSON.stringify(a) === JSON.stringify(b);
+
+// ---------------------------------------------------------------- translation
+
+/** Names the script must not shadow: keywords and the language's functions. */
+const RESERVED = new Set([
+  "def", "for", "in", "if", "else", "and", "or", "not", "true", "false", "none", "True", "False", "None",
+  "load", "load_all", "save", "print", "sum", "mean", "explain", "plot", "layers", "match", "slice", "stack",
+  "average", "merged", "base", "part", ...METHODS,
+]);
+
+interface Found {
+  setting: Setting;
+  at: YamlPath;
+}
+
+class Translator {
+  private readonly loads: string[] = [];
+  private readonly vars = new Map<string, string>();
+  private readonly used = new Set<string>();
+  /** `#` lines printed above the merge. */
+  private readonly notes: string[] = [];
+
+  constructor(
+    private readonly doc: YamlDoc,
+    private readonly cfg: MergekitConfig,
+  ) {}
+
+  script(outDir: string): string {
+    const { cfg } = this;
+    const method = cfg.method;
+    if (!METHODS.includes(method)) {
+      throw this.doc.error(["merge_method"], `merge_method '${method}' is not supported yet${suggest(method, METHODS)}; mergelab translates: ${METHODS.join(", ")}`);
+    }
+    this.checkParamNames();
+    if (cfg.base !== undefined) {
+      this.vars.set(cfg.base, "base");
+      this.used.add("base");
+      if (cfg.method !== "linear" && cfg.method !== "passthrough") this.modelVar(cfg.base);
+    }
+    for (const s of cfg.slices.flatMap((x) => x.sources)) this.modelVar(s.model);
+    if (cfg.sliced && cfg.slices.length > 1) {
+      this.note("stack(): output layers are renumbered consecutively; embeddings come from the first slice, the final norm and lm_head from the last (as in mergekit)");
+    }
+    const merge = this.translateMerge();
+    const header = [
+      `# Translated from ${this.doc.file} by \`mergelab from-mergekit\` (mergekit merge_method: ${method}).`,
+      ...(DIFFERENCES[method] ? ["# Where mergelab differs from mergekit (kept on purpose; see docs/methods.md):", ...DIFFERENCES[method].map((d) => `#   - ${d}`)] : []),
+    ];
+    const save = this.saveLine(outDir);
+    return [...header, ...this.loads, ...this.notes.map((n) => `# ${n}`), ...merge, ...save].join("\n") + "\n";
+  }
+
+  private saveLine(outDir: string): string[] {
+    const { dtype, outDtype } = this.cfg;
+    const lines: string[] = [];
+    if (dtype) lines.push(`# dtype: ${this.cfg.dtypeName}: mergekit computes in it; mergelab computes in float32${outDtype ? "" : ` and writes ${dtype}`}`);
+    const written = outDtype ?? dtype;
+    lines.push(`save(merged, ${JSON.stringify(outDir)}${written ? `, dtype=${JSON.stringify(written)}` : ""})`);
+    return lines;
+  }
+
+  /** A variable per model path, declared with load() on first use; `base` for base_model. */
+  private modelVar(path: string): string {
+    let name = this.vars.get(path);
+    if (!name) {
+      const stem = path.replace(/[\\/]+$/, "").split(/[\\/]/).pop()!.replace(/\.safetensors$/, "");
+      let candidate = stem.replace(/[^A-Za-z0-9_]+/g, "_").replace(/^_+|_+$/g, "") || "model";
+      if (/^\d/.test(candidate)) candidate = `m_${candidate}`;
+      if (RESERVED.has(candidate)) candidate = `${candidate}_model`;
+      name = candidate;
+      for (let i = 2; this.used.has(name); i++) name = `${candidate}_${i}`;
+      this.vars.set(path, name);
+      this.used.add(name);
+    }
+    if (!this.loads.some((l) => l.startsWith(`${name} = `))) this.loads.push(`${name} = load(${JSON.stringify(path)})`);
+    return name;
+  }
+
+  private expr(s: Source): string {
+    const v = this.modelVar(s.model);
+    return s.layerRange ? `slice(${v}, ${s.layerRange[0]}, ${s.layerRange[1]})` : v;
+  }
+
+  /** Every parameter name is one mergekit knows; one the method does not read is ignored with a comment. */
+  private checkParamNames(): void {
+    const method = this.cfg.method;
+    const known = { ...globalParams(method), ...tensorParams(method) };
+    const blocks = [this.cfg.params, ...this.cfg.slices.flatMap((s) => [s.params, ...s.sources.map((x) => x.params)])];
+    const ignored = new Set<string>();
+    for (const b of blocks) {
+      for (const name of Object.keys(b?.values ?? {})) {
+        if (name in known) continue;
+        if (!OTHER_MERGEKIT_PARAMS.includes(name)) {
+          throw this.doc.error([...b!.at, name], `unknown parameter '${name}'${suggest(name, [...Object.keys(known), ...OTHER_MERGEKIT_PARAMS])}`, "key");
+        }
+        ignored.add(name);
+      }
+    }
+    for (const name of ignored) this.notes.push(`${name}: not a parameter of ${method}; ignored (as mergekit does)`);
+  }
+
+  /**
+   * mergekit's lookup order: the model's parameters, then the slice's, then
+   * the global ones. Filter entries without a `- value:` default fall back to
+   * the parameter's default (mergekit's rule for a tensor no filter matches).
+   */
+  private lookup(name: string, slice: Slice, source?: Source): Found | undefined {
+    for (const block of [source?.params, slice.params, this.cfg.params]) {
+      if (block && name in block.values && block.values[name] !== null) {
+        const at = [...block.at, name];
+        const setting = readSetting(this.doc, block.values[name], at, name);
+        if (typeof setting === "object" && setting.kind === "filtered" && setting.fallback === undefined) {
+          const dflt = { ...globalParams(this.cfg.method), ...tensorParams(this.cfg.method) }[name];
+          if (typeof dflt !== "number") throw this.doc.error(at, `${name}: add a default entry '- value: …' (a tensor that matches no filter needs a value)`);
+          setting.fallback = dflt;
+        }
+        return { setting, at };
+      }
+    }
+    return undefined;
+  }
+
+  /** A per-model parameter: the model's own value or the default; `required` ones must be given. */
+  private tensorParam(name: string, slice: Slice, source: Source): Setting {
+    const found = this.lookup(name, slice, source);
+    if (found) {
+      if (typeof found.setting === "boolean") throw this.doc.error(found.at, `${name}: expected a number, not true/false`);
+      return found.setting;
+    }
+    const dflt = tensorParams(this.cfg.method)[name];
+    if (dflt === REQUIRED || dflt === undefined) {
+      throw this.doc.error(source.at, `'${name}' is required for ${this.cfg.method} (give it under this model's parameters, or globally)`);
+    }
+    return dflt as number;
+  }
+
+  /** A once-per-merge parameter (bools: normalize, rescale, …). */
+  private globalParam(name: string, slice: Slice, kind: "number" | "bool"): Setting {
+    const found = this.lookup(name, slice);
+    const dflt: Default = globalParams(this.cfg.method)[name];
+    if (!found) {
+      if (dflt === REQUIRED || dflt === undefined) throw this.doc.error(this.cfg.params?.at ?? ["merge_method"], `'${name}' is required for ${this.cfg.method} (add 'parameters: {${name}: …}')`);
+      return dflt as number | boolean;
+    }
+    if (kind === "bool" && typeof found.setting !== "boolean") throw this.doc.error(found.at, `${name}: expected true or false`);
+    if (kind === "number" && typeof found.setting === "boolean") throw this.doc.error(found.at, `${name}: expected a number, not true/false`);
+    return found.setting;
+  }
+
+  /**
+   * A per-model parameter (density, gamma, epsilon) as one value. mergekit
+   * allows a different value per model; mergelab's k/p/γ/ε are one value
+   * (a schedule at most), so differing values are refused where they are.
+   */
+  private oneForAll(name: string, settings: Setting[], slice: Slice, experts: Source[]): string {
+    const i = settings.findIndex((s) => !sameSetting(s, settings[0]));
+    if (i < 0) return render(settings[0]);
+    const at = this.lookup(name, slice, experts[i])?.at ?? experts[i].at;
+    throw this.doc.error(at, `${name} differs between models (${render(settings[0])} vs ${render(settings[i])}): per-model ${name} is not supported yet; give one value for all models`);
+  }
+
+  private translateMerge(): string[] {
+    const { slices, sliced } = this.cfg;
+    const parts = slices.map((slice, i) => this.translateSlice(slice, i));
+    if (this.cfg.method === "passthrough" || !sliced) {
+      if (parts.length === 1) return [`merged = ${parts[0]}`];
+      return [`merged = stack([${parts.join(", ")}])`];
+    }
+    if (parts.length === 1) return [`merged = ${parts[0]}`];
+    const names = parts.map((_, i) => `part${i + 1}`);
+    return [...parts.map((p, i) => `${names[i]} = ${p}`), `merged = stack([${names.join(", ")}])`];
+  }
+
+  /** The expression that merges one output slice. */
+  private translateSlice(slice: Slice, index: number): string {
+    const method = this.cfg.method;
+    if (method === "passthrough") return this.passthrough(slice);
+    if (method === "linear") return this.linear(slice, index);
+    if (method === "slerp") return this.slerp(slice);
+    const base = this.baseSource(slice);
+    const experts = slice.sources.filter((s) => s !== base);
+    if (experts.length === 0) throw this.doc.error(slice.at, `${method} needs at least one model besides base_model`);
+    const xs = `[${experts.map((s) => this.expr(s)).join(", ")}]`;
+    if (method === "model_stock") {
+      const fw = this.globalParam("filter_wise", slice, "bool");
+      if (fw === true) throw this.doc.error(this.lookup("filter_wise", slice)!.at, "model_stock filter_wise: true is not supported yet");
+      return `model_stock(${xs}, base=${this.expr(base)})`;
+    }
+    return `${method}(${xs}, base=${this.expr(base)}, ${this.gtaArgs(slice, experts).join(", ")})`;
+  }
+
+  private baseSource(slice: Slice): Source {
+    const base = this.cfg.base;
+    if (base === undefined) throw this.doc.error(["merge_method"], `${this.cfg.method} needs 'base_model'`);
+    const found = slice.sources.find((s) => s.model === base);
+    if (found) return found;
+    if (this.cfg.sliced) throw this.doc.error(slice.at, `this slice has no source for base_model '${base}' (give it a layer_range here)`);
+    return { model: base, at: ["base_model"] };
+  }
+
+  /** The generalized task-arithmetic family: weights, sparsifier, λ, normalize, rescale. */
+  private gtaArgs(slice: Slice, experts: Source[]): string[] {
+    const method = this.cfg.method;
+    const row = GTA[method];
+    const weights = experts.map((s) => this.tensorParam("weight", slice, s));
+    const density = experts.map((s) => this.tensorParam("density", slice, s));
+    const normalize = this.globalParam("normalize", slice, "bool") as boolean;
+    const rescale = this.globalParam("rescale", slice, "bool") as boolean;
+    const lambda = this.globalParam("lambda", slice, "number");
+    if (this.lookup("int8_mask", slice)) this.note("int8_mask: ignored (mergelab votes in float32; the result does not depend on it)");
+    const args: string[] = [];
+    args.push(`${NAMES.weights}=[${weights.map(render).join(", ")}]`);
+    if (row.sparsify === "magnitude" || row.sparsify === "outliers" || row.sparsify === "della") {
+      args.push(`${NAMES.k}=${this.oneForAll("density", density, slice, experts)}`);
+    }
+    if (row.sparsify === "random") {
+      this.note("density d (fraction kept) is written as p = 1 - d (DARE's drop probability)");
+      this.oneForAll("density", density, slice, experts);
+      args.push(`${NAMES.p}=${render(mapSetting(density[0], complement))}`);
+    }
+    if (row.sparsify === "outliers") args.push(`${NAMES.gamma}=${this.outlierGamma(slice, experts, density)}`);
+    if (row.sparsify === "della") args.push(`${NAMES.epsilon}=${this.oneForAll("epsilon", experts.map((s) => this.tensorParam("epsilon", slice, s)), slice, experts)}`);
+    args.push(`${NAMES.lambda}=${render(lambda)}`);
+    args.push(`normalize=${normalize}`);
+    this.rescaleArg(slice, rescale, args);
+    if (row.sparsify === "random" || row.sparsify === "della") args.push("seed=0");
+    return args;
+  }
+
+  /** mergekit skips the outlier cut entirely at density 1; gamma=0 says the same to mergelab. */
+  private outlierGamma(slice: Slice, experts: Source[], density: Setting[]): string {
+    const gamma = experts.map((s) => this.tensorParam("gamma", slice, s));
+    const out = gamma.map((g, i) => (density[i] === 1 ? 0 : g));
+    if (out.some((g, i) => g !== gamma[i])) this.note("density 1: mergekit keeps the whole task vector (no outlier cut), so gamma is 0 there");
+    return this.oneForAll("gamma", out, slice, experts);
+  }
+
+  /** rescale: mergelab's DARE/DELLA take it; for magnitude trims (mergekit: rescale to the L1 norm) it is not supported yet. */
+  private rescaleArg(slice: Slice, rescale: boolean, args: string[]): void {
+    const method = this.cfg.method;
+    if (HAS_RESCALE.has(method)) args.push(`rescale=${rescale}`);
+    else if (rescale && GTA[method].sparsify) {
+      throw this.doc.error(this.lookup("rescale", slice)!.at, `rescale: true is not supported yet for ${method} (mergekit rescales the trimmed task vector to its L1 norm)`);
+    }
+  }
+
+  private note(text: string): void {
+    if (!this.notes.includes(text)) this.notes.push(text);
+  }
+
+  private linear(slice: Slice, index: number): string {
+    const sources = slice.sources;
+    if (index === 0 && this.cfg.base !== undefined && !sources.some((s) => s.model === this.cfg.base)) {
+      this.note("base_model is not one of the models: linear does not use it");
+    }
+    const weights = sources.map((s) => this.tensorParam("weight", slice, s));
+    const normalize = this.globalParam("normalize", slice, "bool");
+    return `linear([${sources.map((s) => this.expr(s)).join(", ")}], ${NAMES.weights}=[${weights.map((w) => render(w)).join(", ")}], normalize=${normalize})`;
+  }
+
+  private slerp(slice: Slice): string {
+    const base = this.baseSource(slice);
+    const others = slice.sources.filter((s) => s !== base);
+    if (others.length !== 1 || slice.sources.length !== 2) throw this.doc.error(slice.at, "slerp merges exactly two models: base_model and one other");
+    const t = this.globalParam("t", slice, "number");
+    return `slerp(${this.expr(base)}, ${this.expr(others[0])}, t=${render(t)})`;
+  }
+
+  /** passthrough copies one model (optionally scaled); with slices, the layers are stacked and renumbered. */
+  private passthrough(slice: Slice): string {
+    if (slice.sources.length !== 1) throw this.doc.error(slice.sources[1].at, "passthrough takes exactly one model per slice");
+    const source = slice.sources[0];
+    const found = this.lookup("scale", slice, source);
+    if (!found) return this.expr(source);
+    if (typeof found.setting === "boolean") throw this.doc.error(found.at, "scale: expected a number");
+    // scale·x, possibly per tensor: linear([x], weights=[scale], normalize=false)
+    return `linear([${this.expr(source)}], ${NAMES.weights}=[${render(found.setting)}], normalize=false)`;
+  }
+}

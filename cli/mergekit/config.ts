@@ -1,0 +1,227 @@
+/**
+ * A mergekit config, read and validated: the `models:` form and the `slices:`
+ * form become one list of output slices (the models form is one slice whose
+ * sources have no layer range). Parameter settings keep mergekit's shapes:
+ * a number, a bool, a gradient (list of numbers, interpolated over layers) or
+ * filter entries (`- filter: self_attn / value: …`, first match wins).
+ */
+import type { YamlDoc, YamlPath } from "./yaml.js";
+
+export interface Gradient {
+  kind: "gradient";
+  values: number[];
+}
+export interface Filtered {
+  kind: "filtered";
+  entries: Array<{ filter: string; value: number | Gradient }>;
+  /** The entry without `filter:` (mergekit's default), if any. */
+  fallback?: number | Gradient;
+}
+export type Setting = number | boolean | Gradient | Filtered;
+
+/** A `parameters:` block: raw values, parsed on demand so errors point at the one in use. */
+export interface ParamBlock {
+  values: Record<string, unknown>;
+  at: YamlPath;
+}
+
+export interface Source {
+  model: string;
+  at: YamlPath;
+  params?: ParamBlock;
+  /** [start, end): mergekit's layer_range, end exclusive. */
+  layerRange?: [number, number];
+}
+
+export interface Slice {
+  sources: Source[];
+  params?: ParamBlock;
+  at: YamlPath;
+}
+
+export interface MergekitConfig {
+  method: string;
+  base?: string;
+  slices: Slice[];
+  /** true for the `slices:` form (sources carry layer ranges). */
+  sliced: boolean;
+  params?: ParamBlock;
+  /** mergelab dtypes for save() ("bf16"); dtypeName is the config's spelling. */
+  dtype?: string;
+  dtypeName?: string;
+  outDtype?: string;
+}
+
+export const TOP_LEVEL_KEYS = [
+  "merge_method", "models", "slices", "base_model", "parameters", "dtype", "out_dtype",
+  "tokenizer_source", "tokenizer", "chat_template", "name", "modules",
+] as const;
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+
+/** Closest name by edit distance, for "did you mean". */
+export function suggest(name: string, candidates: readonly string[]): string {
+  let best = "";
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(name, c);
+    if (d < bestD) [best, bestD] = [c, d];
+  }
+  return bestD <= Math.max(2, Math.floor(name.length / 3)) ? ` (did you mean '${best}'?)` : "";
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length];
+}
+
+export function readConfig(doc: YamlDoc): MergekitConfig {
+  const root = doc.value;
+  if (!isRecord(root)) throw doc.error([], "a mergekit config is a mapping with at least 'merge_method' and 'models' or 'slices'");
+  for (const k of Object.keys(root)) {
+    if (!(TOP_LEVEL_KEYS as readonly string[]).includes(k)) throw doc.error([k], `unknown key '${k}'${suggest(k, TOP_LEVEL_KEYS)}`, "key");
+  }
+  checkUnsupported(doc, root);
+  if (typeof root.merge_method !== "string") throw doc.error(root.merge_method === undefined ? [] : ["merge_method"], "'merge_method' is required (e.g. merge_method: ties)");
+  const base = root.base_model === undefined || root.base_model === null ? undefined : modelPath(doc, root.base_model, ["base_model"]);
+  if (root.models !== undefined && root.slices !== undefined) throw doc.error(["slices"], "give either 'models' or 'slices', not both");
+  let slices: Slice[];
+  if (root.slices !== undefined) slices = readSlices(doc, root.slices);
+  else if (root.models !== undefined) slices = [{ sources: readSources(doc, root.models, ["models"], false), at: ["models"] }];
+  else throw doc.error([], "the config lists no models: add 'models:' (or 'slices:' for layer ranges)");
+  return {
+    method: root.merge_method,
+    base,
+    slices,
+    sliced: root.slices !== undefined,
+    params: paramBlock(doc, root.parameters, ["parameters"]),
+    dtype: dtypeName(doc, root.dtype, "dtype"),
+    dtypeName: typeof root.dtype === "string" ? root.dtype : undefined,
+    outDtype: dtypeName(doc, root.out_dtype, "out_dtype"),
+  };
+}
+
+/** Keys mergelab reads but cannot honour yet: a clear error at the line, never a silent difference. */
+function checkUnsupported(doc: YamlDoc, root: Record<string, unknown>): void {
+  const ts = root.tokenizer_source;
+  if (ts !== undefined && ts !== null && ts !== "base") {
+    throw doc.error(["tokenizer_source"], `tokenizer_source: ${JSON.stringify(ts)} is not supported yet (only 'base': the output copies the base model's tokenizer files)`);
+  }
+  if (root.tokenizer !== undefined && root.tokenizer !== null) {
+    const t = root.tokenizer;
+    const keys = isRecord(t) ? Object.keys(t) : [];
+    if (!isRecord(t) || t.source !== "base" || keys.some((k) => k !== "source")) {
+      const where = isRecord(t) && t.source !== "base" ? ["tokenizer", "source"] : ["tokenizer"];
+      throw doc.error(where, "tokenizer: only 'source: base' is supported yet (the output copies the base model's tokenizer files)");
+    }
+  }
+  if (root.chat_template !== undefined && root.chat_template !== null) {
+    throw doc.error(["chat_template"], "chat_template is not supported yet (the output copies the base model's chat template)");
+  }
+  if (root.modules !== undefined) throw doc.error(["modules"], "'modules' (per-module merges) is not supported yet");
+}
+
+export function modelPath(doc: YamlDoc, v: unknown, at: YamlPath): string {
+  if (isRecord(v) && typeof v.model === "string") v = v.model; // {model: path}
+  if (isRecord(v) && isRecord(v.model) && typeof v.model.path === "string" && Object.keys(v.model).length === 1 && v.lora === undefined) v = v.model.path;
+  if (typeof v !== "string" || v.trim() === "") throw doc.error(at, "expected a model path (a directory or .safetensors file)");
+  if (v.includes("+")) throw doc.error(at, `'${v}': LoRA references (model+lora) are not supported yet`);
+  return v;
+}
+
+function readSources(doc: YamlDoc, v: unknown, at: YamlPath, sliced: boolean): Source[] {
+  if (!Array.isArray(v) || v.length === 0) throw doc.error(at, sliced ? "'sources' must be a non-empty list" : "'models' must be a non-empty list of '- model: PATH' entries");
+  return v.map((entry, i) => {
+    const here = [...at, i];
+    if (typeof entry === "string") throw doc.error(here, `write '- model: ${entry}' (mergekit's form), not a bare path`);
+    if (!isRecord(entry)) throw doc.error(here, "expected '- model: PATH' with optional 'parameters:'");
+    const allowed = sliced ? ["model", "layer_range", "parameters"] : ["model", "parameters"];
+    for (const k of Object.keys(entry)) {
+      if (!allowed.includes(k)) {
+        const hint = k === "layer_range" ? " (layer ranges belong in 'slices:' sources)" : suggest(k, allowed);
+        throw doc.error([...here, k], `unknown key '${k}'${hint}`, "key");
+      }
+    }
+    if (entry.model === undefined) throw doc.error(here, "each entry needs 'model: PATH'");
+    const source: Source = { model: modelPath(doc, entry.model, [...here, "model"]), at: here, params: paramBlock(doc, entry.parameters, [...here, "parameters"]) };
+    if (sliced) source.layerRange = layerRange(doc, entry.layer_range, [...here, "layer_range"]);
+    return source;
+  });
+}
+
+function readSlices(doc: YamlDoc, v: unknown): Slice[] {
+  if (!Array.isArray(v) || v.length === 0) throw doc.error(["slices"], "'slices' must be a non-empty list of '- sources: [...]' entries");
+  return v.map((s, i) => {
+    const at = ["slices", i];
+    if (!isRecord(s)) throw doc.error(at, "expected '- sources:' with a list of '- model: PATH / layer_range: [START, END]'");
+    for (const k of Object.keys(s)) {
+      if (k === "base_model" || k === "residual_weight") throw doc.error([...at, k], `per-slice '${k}' is not supported yet`);
+      if (k !== "sources" && k !== "parameters") throw doc.error([...at, k], `unknown key '${k}'${suggest(k, ["sources", "parameters"])}`, "key");
+    }
+    return { sources: readSources(doc, s.sources, [...at, "sources"], true), params: paramBlock(doc, s.parameters, [...at, "parameters"]), at };
+  });
+}
+
+function layerRange(doc: YamlDoc, v: unknown, at: YamlPath): [number, number] {
+  if (v === undefined) throw doc.error(at.slice(0, -1), "each slice source needs 'layer_range: [START, END]'");
+  if (!Array.isArray(v) || v.length !== 2 || !v.every((x) => Number.isInteger(x) && x >= 0) || v[0] >= v[1]) {
+    throw doc.error(at, "layer_range must be [START, END] with integers 0 <= START < END (END exclusive)");
+  }
+  return [v[0], v[1]];
+}
+
+function paramBlock(doc: YamlDoc, v: unknown, at: YamlPath): ParamBlock | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!isRecord(v)) throw doc.error(at, "'parameters' must be a mapping (name: value)");
+  return { values: v, at };
+}
+
+/** mergekit dtype names → mergelab's save() dtypes. */
+const DTYPES: Record<string, string> = {
+  float32: "f32", fp32: "f32", float: "f32", f32: "f32",
+  float16: "f16", fp16: "f16", half: "f16", f16: "f16",
+  bfloat16: "bf16", bf16: "bf16",
+};
+
+function dtypeName(doc: YamlDoc, v: unknown, key: string): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  const d = typeof v === "string" ? DTYPES[v.toLowerCase()] : undefined;
+  if (!d) throw doc.error([key], `${key}: ${JSON.stringify(v)} is not a dtype mergelab writes (float32, float16 or bfloat16)`);
+  return d;
+}
+
+/** Parse one parameter value into a Setting, or throw at its position. */
+export function readSetting(doc: YamlDoc, v: unknown, at: YamlPath, name: string): Setting {
+  if (isNumber(v) || typeof v === "boolean") return v;
+  if (Array.isArray(v) && v.length > 0 && v.every(isNumber)) return v.length === 1 ? v[0] : { kind: "gradient", values: v };
+  const entries = Array.isArray(v) ? v : isRecord(v) ? [v] : undefined;
+  if (entries && entries.length > 0 && entries.every(isRecord)) {
+    const out: Filtered = { kind: "filtered", entries: [] };
+    entries.forEach((e, i) => {
+      const here = Array.isArray(v) ? [...at, i] : at;
+      for (const k of Object.keys(e)) if (k !== "filter" && k !== "value") throw doc.error([...here, k], `unknown key '${k}' in a filter entry (expected 'filter' and 'value')`, "key");
+      const value = e.value;
+      let parsed: number | Gradient;
+      if (isNumber(value)) parsed = value;
+      else if (Array.isArray(value) && value.length > 0 && value.every(isNumber)) parsed = value.length === 1 ? value[0] : { kind: "gradient", values: value };
+      else throw doc.error(value === undefined ? here : [...here, "value"], `${name}: each entry needs 'value:' with a number or a list of numbers`);
+      if (out.fallback !== undefined) return; // entries after an unfiltered one never match (first match wins)
+      if (e.filter === undefined || e.filter === null) out.fallback = parsed;
+      else if (typeof e.filter === "string" && e.filter !== "") out.entries.push({ filter: e.filter, value: parsed });
+      else throw doc.error([...here, "filter"], `${name}: 'filter' must be a non-empty substring of tensor names`);
+    });
+    if (out.entries.length === 0 && out.fallback !== undefined) return out.fallback;
+    return out;
+  }
+  throw doc.error(at, `${name}: expected a number, true/false, a list of numbers (a gradient over layers) or '- filter: …, value: …' entries`);
+}

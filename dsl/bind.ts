@@ -1,0 +1,239 @@
+/**
+ * Binding call arguments to a FunctionSpec: positional then keyword (by name
+ * or alias), defaults, required, types, ranges, choices, schedules and
+ * per-model lists — all from the spec's data, before the call runs. Every
+ * problem of one call is reported (each at the argument at fault).
+ */
+import type { Args, FunctionSpec, ParamSpec, ParamType, Range, Value } from "../stdlib/spec.js";
+import { Dict, Table } from "../stdlib/spec.js";
+import { isModel } from "../kernel/engine/model.js";
+import { isSchedule, LayerSchedule, MatchSchedule, type Schedule } from "../kernel/engine/schedule.js";
+import type { Span } from "./diagnostics.js";
+import { didYouMean } from "./diagnostics.js";
+import { describeValue, isFunction, isPoison } from "./values.js";
+
+export interface ArgValue {
+  name?: string;
+  nameSpan?: Span;
+  value: Value;
+  span: Span;
+}
+
+export interface BindError {
+  message: string;
+  span: Span;
+}
+
+export interface Bound {
+  args: Args;
+  errors: BindError[];
+  /** The argument span for each bound parameter (for errors the call raises later). */
+  spans: Map<string, Span>;
+  /** Some argument is an error value: do not run the call. */
+  poisoned: boolean;
+}
+
+const typesOf = (p: ParamSpec): ParamType[] => (Array.isArray(p.type) ? p.type : [p.type]);
+
+export function bindCall(spec: FunctionSpec, argv: readonly ArgValue[], callSpan: Span): Bound {
+  const args: Args = {};
+  const errors: BindError[] = [];
+  const spans = new Map<string, Span>();
+  const fname = `${spec.name}()`;
+  let poisoned = false;
+  // parameters after a rest parameter are keyword-only (print(a, b, sep=", "))
+  const restAt = spec.params.findIndex((p) => p.rest);
+  const positional = restAt < 0 ? spec.params : spec.params.slice(0, restAt);
+  const rest = spec.params[restAt];
+  let pos = 0;
+  for (const a of argv) {
+    if (isPoison(a.value)) poisoned = true;
+    if (a.name === undefined) {
+      if (pos < positional.length) {
+        const p = positional[pos++]!;
+        args[p.name] = a.value;
+        spans.set(p.name, a.span);
+      } else if (rest) {
+        ((args[rest.name] ??= []) as Value[]).push(a.value);
+        if (!spans.has(rest.name)) spans.set(rest.name, a.span);
+      } else {
+        errors.push({ message: `${fname} takes ${positional.length} positional argument${positional.length === 1 ? "" : "s"} but more were given`, span: a.span });
+      }
+      continue;
+    }
+    const p = spec.params.find((q) => q.name === a.name || q.aliases?.includes(a.name!));
+    if (!p) {
+      const names = spec.params.flatMap((q) => [q.name, ...(q.aliases ?? [])]);
+      errors.push({ message: `${fname} has no parameter '${a.name}'${didYouMean(a.name, names)}`, span: a.nameSpan ?? a.span });
+      continue;
+    }
+    if (spans.has(p.name)) {
+      errors.push({ message: `${fname} got two values for '${p.name}'`, span: a.nameSpan ?? a.span });
+      continue;
+    }
+    args[p.name] = a.value;
+    spans.set(p.name, a.span);
+  }
+  if (rest && args[rest.name] === undefined) args[rest.name] = [];
+  for (const p of spec.params) {
+    if (args[p.name] !== undefined) continue;
+    if (p.default !== undefined) args[p.name] = p.default;
+    else if (p.required) errors.push({ message: `${fname} is missing the argument '${p.name}'`, span: callSpan });
+  }
+  const modelCount = countModels(spec, args);
+  for (const p of spec.params) {
+    const span = spans.get(p.name);
+    const v = args[p.name];
+    if (span === undefined || v === undefined || isPoison(v) || (Array.isArray(v) && v.some(isPoison))) continue;
+    const problem = checkParam(p, v, modelCount);
+    if (problem) errors.push({ message: `${fname}: ${problem}`, span });
+  }
+  return { args, errors, spans, poisoned };
+}
+
+/** Number of models in the call's list-of-models parameter (for per-model lists), if known. */
+function countModels(spec: FunctionSpec, args: Args): number | undefined {
+  for (const p of spec.params) {
+    const v = args[p.name];
+    if (typesOf(p).includes("models") && Array.isArray(v)) return v.length;
+  }
+  return undefined;
+}
+
+/** Why `v` does not fit `p`, or undefined. */
+export function checkParam(p: ParamSpec, v: Value, modelCount?: number): string | undefined {
+  const types = typesOf(p);
+  if (p.rest) {
+    const bad = (v as Value[]).find((x) => !types.some((t) => fits(t, x)));
+    return bad === undefined ? undefined : `${p.name} must be ${typeList(types)}, got ${describeValue(bad)}`;
+  }
+  if (p.perModel && Array.isArray(v)) {
+    if (modelCount !== undefined && v.length !== modelCount) return `${p.name} has ${v.length} values for ${modelCount} models`;
+    for (const x of v) {
+      if (typeof x !== "number" && !isSchedule(x)) return `${p.name} must hold numbers, got ${describeValue(x)}`;
+      const r = rangeProblem(p, x);
+      if (r) return r;
+    }
+    return undefined;
+  }
+  const ok = types.some((t) => fits(t, v)) || (p.schedulable && isSchedule(v));
+  if (!ok) {
+    if (types.includes("models") && Array.isArray(v)) {
+      const i = v.findIndex((x) => !isModel(x));
+      return `${p.name} must be a list of models, but item ${i} is ${describeValue(v[i])}`;
+    }
+    return `${p.name} must be ${typeList(types)}, got ${describeValue(v)}`;
+  }
+  if (types.includes("models") && Array.isArray(v) && v.length === 0) return `${p.name} is an empty list (needs at least one model)`;
+  if (p.choices && typeof v === "string" && !p.choices.includes(v)) {
+    return `${p.name} must be one of ${p.choices.map((c) => JSON.stringify(c)).join(", ")}, got ${JSON.stringify(v)}${didYouMean(v, p.choices)}`;
+  }
+  return rangeProblem(p, v);
+}
+
+function rangeProblem(p: ParamSpec, v: Value): string | undefined {
+  if (!p.range) return undefined;
+  for (const x of scheduleValues(v)) {
+    if (!inRange(x, p.range)) return `${p.name} must be in ${formatRange(p.range)}, got ${x}`;
+  }
+  return undefined;
+}
+
+/** The numbers a value takes: itself, or every value a schedule can take (layers() interpolates between them). */
+function scheduleValues(v: Value): number[] {
+  if (typeof v === "number") return [v];
+  if (v instanceof LayerSchedule) return [...v.values];
+  if (v instanceof MatchSchedule) return [...v.entries.map(([, x]) => x), v.fallback].flatMap((x) => scheduleValues(x as Value));
+  return [];
+}
+
+export function inRange(x: number, r: Range): boolean {
+  if (Number.isNaN(x)) return false;
+  if (r.min !== undefined && (r.minExclusive ? x <= r.min : x < r.min)) return false;
+  if (r.max !== undefined && (r.maxExclusive ? x >= r.max : x > r.max)) return false;
+  return true;
+}
+
+export function formatRange(r: Range): string {
+  const lo = r.min === undefined ? "(-inf" : `${r.minExclusive ? "(" : "["}${r.min}`;
+  const hi = r.max === undefined ? "inf)" : `${r.max}${r.maxExclusive ? ")" : "]"}`;
+  return `${lo}, ${hi}`;
+}
+
+function fits(t: ParamType, v: Value): boolean {
+  switch (t) {
+    case "number":
+      return typeof v === "number";
+    case "int":
+      return typeof v === "number" && Number.isInteger(v);
+    case "string":
+      return typeof v === "string";
+    case "bool":
+      return typeof v === "boolean";
+    case "model":
+      return isModel(v);
+    case "models":
+      return isModel(v) || (Array.isArray(v) && v.every(isModel));
+    case "list":
+      return Array.isArray(v);
+    case "dict":
+      return v instanceof Dict;
+    case "schedule":
+      return isSchedule(v as Schedule);
+    case "table":
+      return v instanceof Table;
+    case "function":
+      return isFunction(v);
+    case "any":
+      return true;
+  }
+}
+
+const article: Record<ParamType, string> = {
+  number: "a number",
+  int: "an integer",
+  string: "a string",
+  bool: "true or false",
+  model: "a model",
+  models: "a list of models",
+  list: "a list",
+  dict: "a dict",
+  schedule: "a schedule (layers(...) or match(...))",
+  table: "a table",
+  function: "a function",
+  any: "a value",
+};
+
+function typeList(types: ParamType[]): string {
+  const words = types.map((t) => article[t]);
+  return words.length <= 1 ? (words[0] ?? "a value") : `${words.slice(0, -1).join(", ")} or ${words[words.length - 1]}`;
+}
+
+/** A readable signature from a spec: `ties(xs, base, k=0.2, λ=1, …)`. */
+export function signature(spec: FunctionSpec): string {
+  const params = spec.params.map((p) => {
+    if (p.rest) return `${p.name}...`;
+    if (p.default !== undefined) return `${p.name}=${formatDefault(p.default)}`;
+    return p.required ? p.name : `${p.name}=none`;
+  });
+  return `${spec.name}(${params.join(", ")})`;
+}
+
+function formatDefault(v: Value): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (v === null) return "none";
+  if (typeof v === "boolean") return v ? "true" : "false";
+  if (Array.isArray(v)) return `[${v.map(formatDefault).join(", ")}]`;
+  return String(v);
+}
+
+export function describeParam(p: ParamSpec): string {
+  const t = typesOf(p).join(" | ") + (p.schedulable && !typesOf(p).includes("schedule") ? " | schedule" : "");
+  const parts = [`${p.name}${p.aliases?.length ? ` (also ${p.aliases.join(", ")})` : ""}: ${t}`];
+  if (p.required) parts.push("required");
+  else if (p.default !== undefined) parts.push(`default ${formatDefault(p.default)}`);
+  if (p.range) parts.push(`in ${formatRange(p.range)}`);
+  if (p.choices) parts.push(`one of ${p.choices.map((c) => JSON.stringify(c)).join(", ")}`);
+  if (p.perModel) parts.push("or one per model");
+  return `${parts.join(", ")} — ${p.doc}`;
+}

@@ -1,0 +1,63 @@
+/**
+ * Text → AST. Each top-level statement is parsed on its own (see layout.ts),
+ * so a run reports one error per broken statement, every statement of the
+ * file; lexing and layout errors come first in source order.
+ */
+import type { IToken } from "chevrotain";
+import { parser } from "./parser.js";
+import { layout, tokenSpan } from "./layout.js";
+import { buildStatement, type AstError } from "./build-ast.js";
+import type { Program, Stmt } from "./ast.js";
+import { locOf, type Diagnostic, type Span } from "./diagnostics.js";
+
+export interface ParseResult {
+  program: Program;
+  diagnostics: Diagnostic[];
+}
+
+export function parse(text: string, file = "<input>"): ParseResult {
+  const { tokens, statements, errors: lexErrors } = layout(text);
+  const errors: AstError[] = [...lexErrors];
+  const body: Stmt[] = [];
+  statements.forEach(({ start, end }, i) => {
+    const slice = tokens.slice(start, end);
+    const from = i === 0 ? 0 : slice[0]!.startOffset;
+    const next = statements[i + 1];
+    const to = next ? tokens[next.start]!.startOffset - 1 : text.length;
+    // a lexing error inside the statement already explains why it does not parse
+    const hasLexError = lexErrors.some((e) => e.span.offset >= from && e.span.offset <= to) || unclosedAt(lexErrors, from, to);
+    parser.input = slice;
+    const cst = parser.statementLine();
+    if (parser.errors.length > 0) {
+      if (!hasLexError) {
+        const e = parser.errors[0]!;
+        errors.push({ span: errorSpan(e.token, slice), message: e.message });
+      }
+      return;
+    }
+    const astErrors: AstError[] = [];
+    const stmt = buildStatement(cst, astErrors);
+    errors.push(...astErrors);
+    if (astErrors.length === 0) body.push(stmt);
+  });
+  errors.sort((a, b) => a.span.offset - b.span.offset);
+  return {
+    program: { kind: "program", file, source: text, body },
+    diagnostics: errors.map((e) => ({ loc: locOf(e.span, file), message: e.message })),
+  };
+}
+
+function unclosedAt(errors: AstError[], from: number, to: number): boolean {
+  return errors.some((e) => e.message.includes("never closed") && e.span.offset >= from && e.span.offset <= to);
+}
+
+/** Where a parse error points: the offending token, or just after the previous one at end of input. */
+function errorSpan(t: IToken, slice: IToken[]): Span {
+  if (!isNaN(t.startOffset) && t.image !== "") return tokenSpan(t);
+  // EOF or a virtual separator: point right after the last real token
+  const real = [...slice].reverse().find((x) => x.image !== "" && !isNaN(x.startOffset) && x.startOffset <= (isNaN(t.startOffset) ? Infinity : t.startOffset));
+  if (!real) return { offset: 0, end: 1, line: 1, col: 1 };
+  const s = tokenSpan(real);
+  const endCol = (real.endColumn ?? s.col) + 1;
+  return { offset: s.end, end: s.end + 1, line: real.endLine ?? s.line, col: endCol };
+}

@@ -1,0 +1,178 @@
+/**
+ * Fusion: one generated JavaScript loop per pass. Each element's vector nodes
+ * are computed into locals, rounded with Math.fround after every op (exactly
+ * evaluateNaive's numerics), and fed to reductions (float64 accumulators
+ * carried across chunks in element order), kth histograms and outputs. No
+ * closures or allocation per element; scalar values are loaded into locals
+ * before the loop. Compiled functions are cached by the job's structure, so
+ * every tensor with the same graph shape shares one (and V8 optimizes it once).
+ */
+import { randAt } from "../ir.js";
+import type { PassSpec, SerialNode } from "../plan.js";
+
+/**
+ * (I, O, S, A, H, B, RK, start, len): I input chunks (pass.inputs order), O output
+ * chunks (pass.outputs order), S scalar values by node, A accumulators (pass.reduces
+ * order, read and written back), H histograms (kthHigh then kthLow), B selected high
+ * bins (kthLow order), RK rand keys by node, start = index of the chunk's first element.
+ */
+export type PassFn = (
+  I: Float32Array[],
+  O: Float32Array[],
+  S: Float64Array,
+  A: Float64Array,
+  H: Int32Array[],
+  B: Int32Array,
+  RK: Float64Array,
+  start: number,
+  len: number,
+) => void;
+
+const cache = new Map<string, PassFn>();
+
+export function compilePass(signature: string, passIndex: string, nodes: SerialNode[], pass: PassSpec, outputs: number[]): PassFn {
+  const key = `${signature}#${passIndex}`;
+  let fn = cache.get(key);
+  if (!fn) {
+    fn = build(nodes, pass, outputs);
+    cache.set(key, fn);
+  }
+  return fn;
+}
+
+/** Nodes whose results are exact float32 values without rounding (given float32 operands). */
+const EXACT_UNARY = new Set(["neg", "abs", "sign", "floor", "not", "isfinite"]);
+const BOOLEAN = new Set(["gt", "ge", "lt", "le", "eq", "ne", "and", "or"]);
+
+export function generateSource(nodes: SerialNode[], pass: PassSpec, outputs: number[]): string {
+  const pre: string[] = [];
+  const body: string[] = [];
+  const post: string[] = [];
+  const scalarsUsed = new Set<number>();
+  const ref = (i: number): string => {
+    if (nodes[i].scalar) {
+      scalarsUsed.add(i);
+      return `s${i}`;
+    }
+    return `v${i}`;
+  };
+  // is the value of operand i a float32 (so exact ops need no fround)?
+  const isF32 = (i: number) => !nodes[i].scalar;
+  pass.inputs.forEach((n, k) => pre.push(`const in${n} = I[${k}];`));
+  for (const i of pass.vectors) {
+    const n = nodes[i];
+    const [a, b, c] = n.src.map(ref);
+    let e: string;
+    switch (n.op) {
+      case "input": e = `in${i}[i]`; break;
+      case "rand": pre.push(`const rk${i} = RK[${i}];`); e = `randAt(rk${i}, start + i)`; break;
+      case "neg": e = `-${a}`; break;
+      case "abs": e = `Math.abs(${a})`; break;
+      case "sign": e = `(${a} > 0 ? 1 : ${a} < 0 ? -1 : ${a} === 0 ? 0 : NaN)`; break;
+      case "floor": e = `Math.floor(${a})`; break;
+      case "not": e = `(${a} === 0 ? 1 : 0)`; break;
+      case "isfinite": e = `(${a} - ${a} === 0 ? 1 : 0)`; break;
+      case "sqrt": case "exp": case "log": e = `Math.fround(Math.${n.op}(${a}))`; break;
+      case "add": e = `Math.fround(${a} + ${b})`; break;
+      case "sub": e = `Math.fround(${a} - ${b})`; break;
+      case "mul": e = `Math.fround(${a} * ${b})`; break;
+      case "div": e = `Math.fround(${a} / ${b})`; break;
+      case "pow": e = `Math.fround(Math.pow(${a}, ${b}))`; break;
+      case "min": case "max": {
+        const m = `Math.${n.op}(${a}, ${b})`;
+        e = isF32(n.src[0]) && isF32(n.src[1]) ? m : `Math.fround(${m})`;
+        break;
+      }
+      case "gt": e = `(${a} > ${b} ? 1 : 0)`; break;
+      case "ge": e = `(${a} >= ${b} ? 1 : 0)`; break;
+      case "lt": e = `(${a} < ${b} ? 1 : 0)`; break;
+      case "le": e = `(${a} <= ${b} ? 1 : 0)`; break;
+      case "eq": e = `(${a} === ${b} ? 1 : 0)`; break;
+      case "ne": e = `(${a} !== ${b} ? 1 : 0)`; break;
+      case "and": e = `(${a} !== 0 && ${b} !== 0 ? 1 : 0)`; break;
+      case "or": e = `(${a} !== 0 || ${b} !== 0 ? 1 : 0)`; break;
+      case "where": {
+        const w = `(${a} !== 0 ? ${b} : ${c})`;
+        e = isF32(n.src[1]) && isF32(n.src[2]) ? w : `Math.fround(${w})`;
+        break;
+      }
+      default:
+        throw new Error(`compile: ${n.op} is not a vector op`);
+    }
+    void EXACT_UNARY;
+    void BOOLEAN;
+    body.push(`const v${i} = ${e};`);
+  }
+  // a statistic or output over a scalar sees it broadcast as float32 (evaluateNaive's asVec)
+  const elem = (i: number) => (nodes[i].scalar ? `Math.fround(${ref(i)})` : ref(i));
+  pass.reduces.forEach((r, k) => {
+    const x = elem(nodes[r].src[0]);
+    pre.push(`let a${k} = A[${k}];`);
+    if (nodes[r].op === "sum") body.push(`a${k} += ${x};`);
+    else body.push(`{ const x = ${x}; if (x === x) a${k} = Math.${nodes[r].op}(a${k}, x); }`);
+    post.push(`A[${k}] = a${k};`);
+  });
+  let h = 0;
+  for (const r of pass.kthHigh) {
+    pre.push(`const h${h} = H[${h}];`);
+    body.push(`{ const x = ${elem(nodes[r].src[0])}; if (x === x) { F[0] = x + 0; const b = Q[0]; h${h}[(b ^ ((b >> 31) | 0x80000000)) >>> 16]++; } }`);
+    h++;
+  }
+  pass.kthLow.forEach((r, k) => {
+    pre.push(`const h${h} = H[${h}]; const sel${k} = B[${k}];`);
+    body.push(
+      `{ const x = ${elem(nodes[r].src[0])}; if (x === x) { F[0] = x + 0; const b = Q[0]; const key = b ^ ((b >> 31) | 0x80000000); ` +
+        `if ((key >>> 16) === sel${k}) h${h}[key & 0xffff]++; } }`,
+    );
+    h++;
+  });
+  pass.outputs.forEach((o, k) => {
+    pre.push(`const o${k} = O[${k}];`);
+    body.push(`o${k}[i] = ${ref(outputs[o])};`);
+  });
+  for (const s of [...scalarsUsed].sort((x, y) => x - y)) pre.unshift(`const s${s} = S[${s}];`);
+  return [...pre, "for (let i = 0; i < len; i++) {", ...body.map((l) => "  " + l), "}", ...post].join("\n");
+}
+
+function build(nodes: SerialNode[], pass: PassSpec, outputs: number[]): PassFn {
+  const src = generateSource(nodes, pass, outputs);
+  // F/Q: a float32 and its bits (the order-preserving radix key of kth); randAt: ir.ts's generator
+  const factory = new Function("randAt", `"use strict";\nconst F = new Float32Array(1); const Q = new Int32Array(F.buffer);\nreturn function pass(I, O, S, A, H, B, RK, start, len) {\n${src}\n};`);
+  return factory(randAt) as PassFn;
+}
+
+// ---------------------------------------------------------------- radix select
+
+/** The float32 whose order-preserving key is `key` (inverse of b ^ ((b >> 31) | 0x80000000)). */
+export function keyToFloat(key: number): number {
+  const bits = key & 0x80000000 ? key ^ 0x80000000 : ~key;
+  KQ[0] = bits;
+  return KF[0];
+}
+const KF = new Float32Array(1);
+const KQ = new Int32Array(KF.buffer);
+
+/** m as evaluateNaive clamps it: round, then into [1, count]; NaN when m is NaN. */
+export function clampRank(m: number, count: number): number {
+  return Math.min(Math.max(Math.round(m), 1), count);
+}
+
+/**
+ * Walk a histogram from the top bin down to the bin holding the rank-th largest
+ * element; returns the bin and the rank within it.
+ */
+export function selectBin(hist: ArrayLike<number>, rank: number): { bin: number; rank: number } {
+  let above = 0;
+  for (let b = hist.length - 1; b >= 0; b--) {
+    const c = hist[b];
+    if (above + c >= rank) return { bin: b, rank: rank - above };
+    above += c;
+  }
+  throw new Error(`radix select: rank ${rank} beyond ${above} elements`);
+}
+
+export function histTotal(hist: ArrayLike<number>): number {
+  let t = 0;
+  for (let b = 0; b < hist.length; b++) t += hist[b];
+  return t;
+}

@@ -1,0 +1,158 @@
+/**
+ * WebAssembly SIMD kernels for the conversions on the merge hot path (8
+ * elements per step, ~5× a scalar JS loop here). Each thread instantiates
+ * its own small module; data passes through its memory in sub-chunks of
+ * SIMD_CHUNK elements: region A at 0 (input), region B at 4·SIMD_CHUNK (output).
+ *
+ * Semantics are exactly those of the scalar code in dtypes.ts (the tests check
+ * both paths against each other):
+ * - bf16 → f32: bits << 16;
+ * - f16 → f32: ((h & 0x7fff) << 13) as f32 × 2^112 (rebias; exact for
+ *   subnormals too), exponent forced to all-ones for Inf/NaN, sign or'ed in;
+ * - f32 → bf16: (x + 0x7fff + ((x >> 16) & 1)) >> 16 (RNE), NaN → (x >> 16) | 0x40.
+ * Set MERGELAB_SIMD=0 to use the scalar loops.
+ */
+
+export const SIMD_CHUNK = 1 << 17;
+
+// tsconfig's lib (ES2023) has no WebAssembly types and @types/node 20 does not declare them: the little used here.
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+}
+declare const WebAssembly: {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: Record<string, unknown> };
+};
+
+export interface SimdKernels {
+  memory: WasmMemory;
+  /** Byte offsets of the input and output regions (each 4·SIMD_CHUNK bytes). */
+  a: number;
+  b: number;
+  /** n must be a multiple of 8 and ≤ SIMD_CHUNK. */
+  bf16ToF32(src: number, dst: number, n: number): void;
+  f16ToF32(src: number, dst: number, n: number): void;
+  f32ToBf16(src: number, dst: number, n: number): void;
+}
+
+// ---------------------------------------------------------------- a tiny assembler
+
+const uleb = (v: number): number[] => {
+  const out: number[] = [];
+  do {
+    let b = v & 0x7f;
+    v >>>= 7;
+    if (v) b |= 0x80;
+    out.push(b);
+  } while (v);
+  return out;
+};
+const sleb = (v: number): number[] => {
+  const out: number[] = [];
+  for (;;) {
+    const b = v & 0x7f;
+    v >>= 7;
+    if ((v === 0 && !(b & 0x40)) || (v === -1 && b & 0x40)) return [...out, b];
+    out.push(b | 0x80);
+  }
+};
+const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
+const str = (s: string): number[] => [...uleb(s.length), ...Buffer.from(s, "utf8")];
+
+const get = (i: number) => [0x20, i];
+const set = (i: number) => [0x21, i];
+const i32 = (v: number) => [0x41, ...sleb(v | 0)];
+const simd = (op: number) => [0xfd, ...uleb(op)];
+const load = (off: number) => [...simd(0x00), 0, ...uleb(off)];
+const store = (off: number) => [...simd(0x0b), 0, ...uleb(off)];
+const splat = (v: number) => [...i32(v), ...simd(0x11)];
+const f32splat = (bits: number) => [0x43, bits & 0xff, (bits >>> 8) & 0xff, (bits >>> 16) & 0xff, bits >>> 24, ...simd(0x13)];
+const AND = simd(0x4e), OR = simd(0x50), BITSELECT = simd(0x52);
+const SHL = simd(0xab), SHR_U = simd(0xad), ADD = simd(0xae), EQ = simd(0x37), GT_S = simd(0x3b);
+const EXT_LO = simd(0xa9), EXT_HI = simd(0xaa), NARROW_U = simd(0x86), FMUL = simd(0xe6);
+
+const SRC = 0, DST = 1, N = 2, X = 3; // params, then a v128 local
+
+/** for (; n; n -= 8, src += srcStep, dst += dstStep) body */
+function loop8(srcStep: number, dstStep: number, body: number[]): number[] {
+  const code = [
+    0x02, 0x40, 0x03, 0x40,
+    ...get(N), 0x45, 0x0d, 1,
+    ...body,
+    ...get(SRC), ...i32(srcStep), 0x6a, ...set(SRC),
+    ...get(DST), ...i32(dstStep), 0x6a, ...set(DST),
+    ...get(N), ...i32(8), 0x6b, ...set(N),
+    0x0c, 0, 0x0b, 0x0b, 0x0b,
+  ];
+  const locals = [1, 1, 0x7b]; // one v128 local
+  return [...uleb(locals.length + code.length), ...locals, ...code];
+}
+
+const bf16ToF32Body = [
+  ...get(DST), ...get(SRC), ...load(0), ...EXT_LO, ...i32(16), ...SHL, ...store(0),
+  ...get(DST), ...get(SRC), ...load(0), ...EXT_HI, ...i32(16), ...SHL, ...store(16),
+];
+
+function f16Half(ext: number[], off: number): number[] {
+  return [
+    ...get(SRC), ...load(0), ...ext, ...set(X),
+    ...get(DST),
+    ...get(X), ...splat(0x7fff), ...AND, ...i32(13), ...SHL, ...f32splat(0x77800000 /* 2^112 */), ...FMUL,
+    ...get(X), ...splat(0x7c00), ...AND, ...splat(0x7c00), ...EQ, ...splat(0x7f800000), ...AND, ...OR,
+    ...get(X), ...splat(0x8000), ...AND, ...i32(16), ...SHL, ...OR,
+    ...store(off),
+  ];
+}
+const f16ToF32Body = [...f16Half(EXT_LO, 0), ...f16Half(EXT_HI, 16)];
+
+function bf16Round(off: number): number[] {
+  return [
+    ...get(SRC), ...load(off), ...set(X),
+    ...get(X), ...i32(16), ...SHR_U, ...splat(0x40), ...OR, // NaN: quiet
+    ...get(X), ...get(X), ...i32(16), ...SHR_U, ...splat(1), ...AND, ...ADD, ...splat(0x7fff), ...ADD, ...i32(16), ...SHR_U,
+    ...get(X), ...splat(0x7fffffff), ...AND, ...splat(0x7f800000), ...GT_S, // is NaN
+    ...BITSELECT,
+  ];
+}
+const f32ToBf16Body = [...get(DST), ...bf16Round(0), ...bf16Round(16), ...NARROW_U, ...store(0)];
+
+function moduleBytes(pages: number): Uint8Array {
+  const names = ["bf16ToF32", "f16ToF32", "f32ToBf16"];
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec([[0x60, 3, 0x7f, 0x7f, 0x7f, 0]])),
+    ...section(3, vec(names.map(() => [0]))),
+    ...section(5, vec([[0, ...uleb(pages)]])),
+    ...section(7, vec([[...str("mem"), 2, 0], ...names.map((n, i) => [...str(n), 0, i])])),
+    ...section(10, vec([loop8(16, 32, bf16ToF32Body), loop8(16, 32, f16ToF32Body), loop8(32, 16, f32ToBf16Body)])),
+  ]);
+}
+
+let kernels: SimdKernels | null | undefined;
+
+/** Switch the SIMD kernels off (scalar loops) or back on, e.g. to test both paths. */
+export function useSimd(enabled: boolean): void {
+  kernels = enabled ? undefined : null;
+}
+
+/** The kernels, or null when WebAssembly SIMD is unavailable (or MERGELAB_SIMD=0). */
+export function simdKernels(): SimdKernels | null {
+  if (kernels !== undefined) return kernels;
+  kernels = null;
+  if (process.env.MERGELAB_SIMD === "0" || typeof WebAssembly !== "object") return kernels;
+  const bytes = moduleBytes(Math.ceil((8 * SIMD_CHUNK) / 65536));
+  if (!WebAssembly.validate(bytes)) return kernels;
+  const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes));
+  const e = inst.exports as Record<string, unknown>;
+  kernels = {
+    memory: e.mem as WasmMemory,
+    a: 0,
+    b: 4 * SIMD_CHUNK,
+    bf16ToF32: e.bf16ToF32 as SimdKernels["bf16ToF32"],
+    f16ToF32: e.f16ToF32 as SimdKernels["f16ToF32"],
+    f32ToBf16: e.f32ToBf16 as SimdKernels["f32ToBf16"],
+  };
+  return kernels;
+}

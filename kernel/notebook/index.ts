@@ -1,0 +1,56 @@
+/**
+ * Notebooks: the mergelab Jupyter kernel (cells are the merge language), the
+ * kernel-spec installer, and rich display for tslab's TypeScript notebooks.
+ *
+ *   connection file ─▶ KernelServer (ZeroMQ, protocol 5.3) ─▶ MergelabLanguage ─▶ dsl Session
+ *                                          │
+ *                     mime bundles ◀── valueToMimeBundle / Figure / ProgressBar
+ */
+import fs from "node:fs";
+import { MergelabError } from "../errors.js";
+import type { ConnectionInfo } from "./protocol.js";
+
+export { KernelServer, type Language, type CellOutput, type ExecuteOutcome } from "./server.js";
+export { installKernelSpecs, mergelabKernelSpec, tslabKernelSpec, kernelsDir } from "./install.js";
+export { valueToMimeBundle, tableToMimeBundle, repr } from "./mime.js";
+export { displayValue, displayBundle, inTslab, type DisplayOptions } from "./display.js";
+export { ProgressBar, progressBundle, type Progress } from "./progress.js";
+export { withPlotlyOnce, PLOTLY_MIME } from "./plotly.js";
+
+export function readConnectionFile(file: string): ConnectionInfo {
+  let info: Partial<ConnectionInfo>;
+  try {
+    info = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new MergelabError(`cannot read the connection file ${file}: ${(e as Error).message}`);
+  }
+  for (const k of ["shell_port", "control_port", "stdin_port", "iopub_port", "hb_port"] as const) {
+    if (typeof info[k] !== "number") throw new MergelabError(`connection file ${file}: '${k}' is missing or not a number`);
+  }
+  const ports = info as ConnectionInfo;
+  return {
+    ...ports,
+    transport: info.transport ?? "tcp",
+    ip: info.ip ?? "127.0.0.1",
+    key: info.key ?? "",
+    signature_scheme: info.signature_scheme ?? "hmac-sha256",
+  };
+}
+
+/** Run the mergelab kernel until a shutdown_request. SIGINT interrupts the running cell. */
+export async function startKernel(connectionFile: string): Promise<void> {
+  const conn = readConnectionFile(connectionFile);
+  const { initRuntime } = await import("../runtime.js");
+  await initRuntime();
+  const { MergelabLanguage } = await import("./language.js");
+  const { KernelServer } = await import("./server.js");
+  const server = new KernelServer(conn, new MergelabLanguage({ cwd: process.cwd() }));
+  await server.start();
+  const onSigint = () => server.interrupt();
+  process.on("SIGINT", onSigint);
+  try {
+    await server.done;
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+}

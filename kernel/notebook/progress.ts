@@ -1,0 +1,101 @@
+/**
+ * A live progress bar for long runs (save, evaluate) in a notebook: one
+ * display_data, then update_display_data under the same display id, at most a
+ * few times a second. Shows tensors done, throughput (bytes/s) and ETA.
+ * Works with any `display` sink — a language call's CallContext.display, or
+ * the tslab helper (kernel/notebook/display.ts) from TypeScript.
+ */
+import { randomUUID } from "node:crypto";
+import type { MimeBundle } from "../../stdlib/spec.js";
+import { escapeHtml } from "./mime.js";
+
+export interface Progress {
+  tensorsDone: number;
+  tensorsTotal: number;
+  /** Bytes written (or read) so far; drives bytes/s. */
+  bytesDone: number;
+  /** Expected total bytes; the ETA uses bytes when known, else tensors. */
+  bytesTotal?: number;
+}
+
+export type DisplaySink = (bundle: MimeBundle, opts: { displayId: string; update: boolean }) => void;
+
+export class ProgressBar {
+  private readonly id = `mergelab-progress-${randomUUID()}`;
+  private readonly started: number;
+  private lastSent = -Infinity;
+  private shown = false;
+  private last: Progress = { tensorsDone: 0, tensorsTotal: 0, bytesDone: 0 };
+
+  constructor(
+    private readonly display: DisplaySink,
+    private readonly label: string,
+    private readonly now: () => number = () => performance.now(),
+    private readonly minIntervalMs = 250,
+  ) {
+    this.started = now();
+  }
+
+  /** Report progress; sends an update at most every `minIntervalMs` (the first and last always). */
+  update(p: Progress): void {
+    this.last = p;
+    const t = this.now();
+    if (this.shown && t - this.lastSent < this.minIntervalMs && p.tensorsDone < p.tensorsTotal) return;
+    this.lastSent = t;
+    this.send(progressBundle(this.label, p, (t - this.started) / 1000));
+  }
+
+  /** The run finished: the bar shows the totals and the time taken. */
+  finish(p: Progress = this.last): void {
+    this.last = p;
+    this.send(progressBundle(this.label, p, (this.now() - this.started) / 1000, "done"));
+  }
+
+  /** The run stopped (interrupted or failed): the bar says so; nothing was written. */
+  fail(reason: string): void {
+    this.send(progressBundle(this.label, this.last, (this.now() - this.started) / 1000, reason));
+  }
+
+  private send(bundle: MimeBundle): void {
+    this.display(bundle, { displayId: this.id, update: this.shown });
+    this.shown = true;
+  }
+}
+
+/** The bar as text and HTML; `outcome` is "done", a failure reason, or absent while running. */
+export function progressBundle(label: string, p: Progress, seconds: number, outcome?: string): MimeBundle {
+  const fraction = p.bytesTotal ? p.bytesDone / p.bytesTotal : p.tensorsTotal ? p.tensorsDone / p.tensorsTotal : 0;
+  const clamped = Math.min(1, Math.max(0, fraction));
+  const rate = seconds > 0 ? p.bytesDone / seconds : 0;
+  const parts = [`${p.tensorsDone}/${p.tensorsTotal} tensors`, `${formatBytes(rate)}/s`];
+  if (outcome === "done") parts.push(`done in ${formatSeconds(seconds)}`);
+  else if (outcome) parts.push(outcome);
+  else if (clamped > 0 && rate > 0) parts.push(`ETA ${formatSeconds((seconds * (1 - clamped)) / clamped)}`);
+  const width = 30;
+  const filled = Math.round(clamped * width);
+  const text = `${label} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${(clamped * 100).toFixed(0)}% · ${parts.join(" · ")}`;
+  const color = outcome && outcome !== "done" ? "#c0392b" : "#2e86de";
+  const html =
+    `<div class="mergelab-progress" style="font-family:monospace;font-size:12px">` +
+    `<span>${escapeHtml(label)}</span> ` +
+    `<span style="display:inline-block;vertical-align:middle;width:220px;height:10px;background:#e5e5e5;border-radius:3px;overflow:hidden">` +
+    `<span style="display:block;height:100%;width:${(clamped * 100).toFixed(1)}%;background:${color}"></span></span> ` +
+    `<span>${(clamped * 100).toFixed(0)}% · ${escapeHtml(parts.join(" · "))}</span></div>`;
+  return { "text/plain": text, "text/html": html };
+}
+
+export function formatBytes(n: number): string {
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) {
+    n /= 1000;
+    i++;
+  }
+  return `${n >= 100 || i === 0 ? n.toFixed(0) : n.toFixed(1)} ${units[i]}`;
+}
+
+export function formatSeconds(s: number): string {
+  if (s < 60) return `${s < 10 ? s.toFixed(1) : s.toFixed(0)} s`;
+  const m = Math.floor(s / 60);
+  return m < 60 ? `${m} min ${Math.round(s - m * 60)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
+}

@@ -1,0 +1,70 @@
+/**
+ * Training: one loop (Adam, seeded batches) for every stage of the study.
+ *   pretrain      raw 20-way labels + the 20 singleton questions {c}
+ *   instruct      the broad instruction mixture (+ 20-way labels, to keep them)
+ *   fine-tune     one held-in cluster's questions (an expert), or all of them (multitask)
+ * Loss per example: classMask · CE(softmax(logits[0:20]), y) + memberMask · BCE(σ(logit[20]), y ∈ S).
+ */
+import { tf } from "../../kernel/runtime.js";
+import type { ImageData } from "./data.js";
+import { NUM_CLASSES } from "./data.js";
+import { allocExamples, drawRow, putExample, rng, type Examples, type Task } from "./tasks.js";
+import { INPUT_DIM } from "./model.js";
+
+export interface TrainOptions {
+  steps: number;
+  batch: number;
+  lr: number;
+  seed: number;
+}
+
+/** What one training example is drawn from: with probability `rawFraction` a raw 20-way example, else a task. */
+export interface Mixture {
+  tasks: Task[];
+  rawFraction: number;
+}
+
+function drawBatch(data: ImageData, mix: Mixture, n: number, rand: () => number): Examples {
+  const ex = allocExamples(n);
+  const rows = data.train.labels.length;
+  for (let i = 0; i < n; i++) {
+    if (mix.tasks.length === 0 || rand() < mix.rawFraction) {
+      putExample(ex, i, data, "train", Math.floor(rand() * rows));
+    } else {
+      const task = mix.tasks[Math.floor(rand() * mix.tasks.length)];
+      putExample(ex, i, data, "train", drawRow(data, "train", task, rand), task);
+    }
+  }
+  return ex;
+}
+
+/** The masked two-head loss of one batch (a scalar). */
+export function batchLoss(model: tf.LayersModel, ex: Examples): tf.Scalar {
+  return tf.tidy(() => {
+    const x = tf.tensor2d(ex.inputs, [ex.n, INPUT_DIM]);
+    const logits = model.apply(x) as tf.Tensor2D;
+    const classLogits = logits.slice([0, 0], [ex.n, NUM_CLASSES]);
+    const memberLogit = logits.slice([0, NUM_CLASSES], [ex.n, 1]).reshape([ex.n]);
+    const onehot = tf.oneHot(tf.tensor1d(ex.classLabel, "int32"), NUM_CLASSES);
+    const ce = tf.losses.softmaxCrossEntropy(onehot, classLogits, undefined, undefined, tf.Reduction.NONE);
+    const bce = tf.losses.sigmoidCrossEntropy(tf.tensor1d(ex.member), memberLogit, undefined, undefined, tf.Reduction.NONE);
+    const total = tf.add(tf.mul(ce, tf.tensor1d(ex.classMask)), tf.mul(bce, tf.tensor1d(ex.memberMask)));
+    return total.mean() as tf.Scalar;
+  });
+}
+
+/** Train in place; returns the mean loss of the last 10% of steps. */
+export function train(model: tf.LayersModel, data: ImageData, mix: Mixture, opts: TrainOptions): number {
+  const rand = rng(opts.seed);
+  const optimizer = tf.train.adam(opts.lr);
+  const tail = Math.max(1, Math.floor(opts.steps / 10));
+  let tailLoss = 0;
+  for (let step = 0; step < opts.steps; step++) {
+    const ex = drawBatch(data, mix, opts.batch, rand);
+    const loss = optimizer.minimize(() => batchLoss(model, ex), true);
+    if (step >= opts.steps - tail) tailLoss += loss!.dataSync()[0];
+    loss?.dispose();
+  }
+  optimizer.dispose();
+  return tailLoss / tail;
+}

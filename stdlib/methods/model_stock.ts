@@ -1,0 +1,44 @@
+/**
+ * Model Stock (Jang et al., 2024), mergekit's per-tensor form:
+ *   d_i = x_i − b, c = mean over pairs i < j of cos(d_i, d_j)
+ *   (each cos = d_i·d_j / max(‖d_i‖‖d_j‖, 1e-6), clamped to [−1, 1]),
+ *   t = N·c / (1 + (N − 1)·c), result = t·mean(x_i) + (1 − t)·b.
+ */
+import type { Graph, Node } from "../../kernel/engine/ir.js";
+import { MergelabError } from "../../kernel/errors.js";
+import type { ModelValue } from "../../kernel/engine/model.js";
+import type { FunctionSpec } from "../spec.js";
+import { methodSpec, type MethodDefinition } from "./define.js";
+import * as P from "./params.js";
+import * as step from "./steps.js";
+
+/** Mean pairwise cosine of the task vectors (a scalar node). */
+export function meanPairwiseCosine(g: Graph, ds: readonly Node[]): Node {
+  const cos: Node[] = [];
+  for (let i = 0; i < ds.length; i++) for (let j = i + 1; j < ds.length; j++) cos.push(step.cosine(g, ds[i], ds[j]));
+  return g.div(step.sumOf(g, cos), cos.length);
+}
+
+export function modelStockExpand(g: Graph, base: Node, xs: readonly Node[]): Node {
+  const n = xs.length;
+  const c = meanPairwiseCosine(g, xs.map((x) => step.taskVector(g, x, base)));
+  const t = g.div(g.mul(c, n), g.add(g.mul(c, n - 1), 1));
+  const mean = g.div(step.sumOf(g, xs), n);
+  return g.add(g.mul(mean, t), g.mul(base, g.sub(1, t)));
+}
+
+export const modelStock: MethodDefinition = {
+  name: "model_stock",
+  doc:
+    "Model Stock: interpolate between the base and the experts' mean by the angle of their task vectors, " +
+    "t = N·c/(1+(N−1)·c) with c the mean pairwise cosine of d_i = x_i − base; result = t·mean(x_i) + (1−t)·base. Needs ≥ 2 experts.",
+  example: "model_stock(experts, base=base)",
+  paper: { title: "Model Stock: All we need is just a few fine-tuned models (Jang et al., 2024)", url: "https://arxiv.org/abs/2403.19522" },
+  params: [P.expertsParam(), P.baseParam()],
+  check(_args, models) {
+    if ((models.xs as ModelValue[]).length < 2) throw new MergelabError("model_stock needs at least 2 experts", { param: "xs" });
+  },
+  compute: (g, inputs) => modelStockExpand(g, inputs.base as Node, inputs.xs as Node[]),
+};
+
+export const specs: FunctionSpec[] = [methodSpec(modelStock)];

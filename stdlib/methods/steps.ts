@@ -1,0 +1,162 @@
+/**
+ * The steps merge methods are made of, as plan-graph builders (one output
+ * tensor at a time). Methods (stdlib/methods/*) and the language's building
+ * blocks (stdlib/blocks.ts) both call these, so `ties(...)` and its written-out
+ * composition build the same nodes and agree bit for bit.
+ *
+ * Vocabulary (TIES paper, Yadav et al. 2023; DARE, Yu et al. 2023):
+ * task vector d = x − b; trim keeps the largest |d|; electSign picks the sign
+ * of Σ w·τ; disjointMean averages the values that agree with it.
+ */
+import type { Graph, Node } from "../../kernel/engine/ir.js";
+
+type Operand = Node | number;
+
+/** d = x − b. */
+export const taskVector = (g: Graph, x: Node, b: Node): Node => g.sub(x, b);
+
+/** Number of kept elements for density k: m = clamp(floor(k·n), 1, n) (mergekit's int(k·n), at least one). */
+export function keepCount(k: number, n: number): number {
+  return Math.min(Math.max(Math.floor(k * n), 1), Math.max(n, 1));
+}
+
+/** w·x, skipping the multiply for w = 1 (fround(1·x) = x, so the value is the same). */
+export const scale = (g: Graph, x: Node, w: Operand): Node => (w === 1 ? x : g.mul(x, w));
+
+/** x₀ + x₁ + … in list order (float32 after each add). */
+export function sumOf(g: Graph, xs: readonly Node[]): Node {
+  let acc = xs[0];
+  for (let i = 1; i < xs.length; i++) acc = g.add(acc, xs[i]);
+  return acc;
+}
+
+/** Keep d where |d| ≥ threshold (ties at the threshold are kept, NaN dropped), else 0. */
+export const keepAtLeast = (g: Graph, d: Node, threshold: Operand): Node =>
+  g.where(g.binary("ge", g.abs(d), threshold), d, 0);
+
+/**
+ * Magnitude trim (TIES): keep d where |d| ≥ the m-th largest |d| of the tensor,
+ * m = clamp(floor(k·n), 1, n); k ≥ 1 keeps everything.
+ */
+export function trim(g: Graph, d: Node, k: number, n: number): Node {
+  if (k >= 1) return d;
+  return keepAtLeast(g, d, g.kth(g.abs(d), keepCount(k, n)));
+}
+
+/** The random stream of expert `index` for a sparsifier (distinct per expert). */
+export const streamFor = (what: string, index: number): string => `${what}/${index}`;
+
+/**
+ * DARE drop and rescale: each element kept with probability 1 − p (kept when
+ * rand < 1 − p), kept ones divided by 1 − p when `rescale`. p = 0 keeps d as is.
+ */
+export function drop(g: Graph, d: Node, p: number, seed: number, stream: string, rescale: boolean): Node {
+  if (p <= 0) return d;
+  const keepProb = 1 - p;
+  const keep = g.binary("lt", g.rand(seed, stream), keepProb);
+  return g.where(keep, rescale ? g.div(d, keepProb) : d, 0);
+}
+
+/**
+ * Model Breadcrumbs: drop the `top` = min(floor(γ·n), n − m) largest |d|, keep
+ * the next m = clamp(floor(k·n), 1, n). Ties at the lower threshold are kept,
+ * ties at the upper one dropped; top = 0 drops nothing from the top.
+ */
+export function breadcrumbs(g: Graph, d: Node, k: number, gamma: number, n: number): Node {
+  const m = keepCount(k, n);
+  const top = Math.min(Math.floor(gamma * n), n - m);
+  const a = g.abs(d);
+  let keep = g.binary("ge", a, g.kth(a, top + m));
+  if (top >= 1) keep = g.binary("and", keep, g.binary("lt", a, g.kth(a, top)));
+  return g.where(keep, d, 0);
+}
+
+/** Rank buckets for DELLA: exact ranks up to this many elements, quantile buckets above. */
+export const DELLA_BUCKETS = 32;
+
+/**
+ * DELLA's magnitude rank, exact and streamable: with B = min(n, 32) buckets,
+ * the bucket of an element is the number of b ∈ 1..B−1 with
+ * |d| ≥ q_b, q_b the element at ascending position ceil(b·n/B) of |d| (a kth).
+ * For n ≤ 32 and distinct magnitudes this is the element's rank 0..n−1;
+ * above, it is the rank quantized to B equal-count buckets. Returned
+ * normalized to [0, 1] (bucket/(B−1); 0.5 when n = 1).
+ */
+export function magnitudeRank(g: Graph, d: Node, n: number): Node | number {
+  const B = Math.min(n, DELLA_BUCKETS);
+  if (B <= 1) return 0.5;
+  const a = g.abs(d);
+  let bucket: Node | undefined;
+  for (let b = 1; b < B; b++) {
+    const position = Math.ceil((b * n) / B); // ascending, 0-based
+    const reached = g.binary("ge", a, g.kth(a, n - position));
+    bucket = bucket ? g.add(bucket, reached) : reached;
+  }
+  return g.mul(bucket as Node, 1 / (B - 1));
+}
+
+/**
+ * DELLA MagPrune: keep probability rises with the magnitude rank from k − ε to
+ * k + ε, P = (k − ε) + 2ε·rank; kept when rand < P, kept ones divided by P.
+ */
+export function dellaSample(
+  g: Graph, d: Node, k: number, epsilon: number, n: number, seed: number, stream: string, rescale: boolean,
+): Node {
+  const rank = magnitudeRank(g, d, n);
+  const prob = typeof rank === "number" ? k - epsilon + 2 * epsilon * rank : g.add(g.mul(rank, 2 * epsilon), k - epsilon);
+  const keep = g.binary("lt", g.rand(seed, stream), prob);
+  return g.where(keep, rescale ? g.div(d, prob) : d, 0);
+}
+
+/** TIES sign election: γ = +1 where Σ w_i·τ_i ≥ 0, else −1 (mergekit's "sum" consensus). */
+export function electSign(g: Graph, weighted: readonly Node[]): Node {
+  return g.where(g.binary("ge", sumOf(g, weighted), 0), 1, -1);
+}
+
+/**
+ * TIES disjoint merge: Σ over agreeing experts (sign(w_i·τ_i) = γ; zeros never
+ * agree) of w_i·τ_i, divided by the sum of the agreeing w_i when `normalize`
+ * (left undivided where that sum is 0, as mergekit does).
+ */
+export function disjointMean(
+  g: Graph, weighted: readonly Node[], weights: readonly number[], gamma: Node, normalize: boolean,
+): Node {
+  const agree = weighted.map((wt) => g.binary("eq", g.sign(wt), gamma));
+  const num = sumOf(g, weighted.map((wt, i) => g.where(agree[i], wt, 0)));
+  if (!normalize) return num;
+  const den = sumOf(g, agree.map((a, i) => (weights[i] === 1 ? a : g.where(a, weights[i], 0))));
+  return g.where(g.binary("eq", den, 0), num, g.div(num, den));
+}
+
+/** Divide by Σw (left as is when |Σw| < 1e-8, as mergekit does). */
+export function normalizeBy(g: Graph, x: Node, weights: readonly number[]): Node {
+  const total = weights.reduce((s, w) => s + w, 0);
+  return Math.abs(total) < 1e-8 || total === 1 ? x : g.div(x, total);
+}
+
+/** b + λ·δ. */
+export const applyDelta = (g: Graph, b: Node, delta: Node, lambda: number): Node => g.add(b, scale(g, delta, lambda));
+
+// ---------------------------------------------------------------- per-tensor statistics
+
+/** Σ a·b over the elements whose float32 product is finite (an Inf in a layernorm does not poison the tensor). */
+export function finiteDot(g: Graph, a: Node, b: Node): Node {
+  const p = g.mul(a, b);
+  return g.sum(g.where(g.unary("isfinite", p), p, 0));
+}
+
+/** ‖a‖₂ over the finite squares. */
+export const norm = (g: Graph, a: Node): Node => g.unary("sqrt", finiteDot(g, a, a));
+
+/** cos(a, b) = a·b / max(‖a‖‖b‖, eps), clamped to [−1, 1] (mergekit's model_stock form). */
+export function cosine(g: Graph, a: Node, b: Node, eps = 1e-6): Node {
+  const c = g.div(finiteDot(g, a, b), g.binary("max", g.mul(norm(g, a), norm(g, b)), eps));
+  return g.binary("min", g.binary("max", c, -1), 1);
+}
+
+/**
+ * q-quantile of the values by nearest rank: the m-th largest with
+ * m = 1 + round((1 − q)(n − 1)); q = 1 is the max, q = 0 the min, NaNs ignored.
+ */
+export const quantile = (g: Graph, a: Node, q: number, n: number): Node =>
+  g.kth(a, 1 + Math.round((1 - q) * (Math.max(n, 1) - 1)));
