@@ -7,3 +7,7 @@ export { plot, Figure, type PlotSpec, type PlotOptions, type PlotKind, type Plot
 export { displayValue as display } from "./kernel/notebook/display.js";
 export { ProgressBar } from "./kernel/notebook/progress.js";
 export { tableToMimeBundle } from "./kernel/notebook/mime.js";
+/** The scale study (stdlib/eval): datasets, tasks, the model zoo, evaluation, findings. */
+export * as evaluation from "./stdlib/eval/index.js";
+/** The merge language from TypeScript: mx`...` over a notebook-wide session (tslab). */
+export { mx, createMx, Session } from "./dsl/index.js";

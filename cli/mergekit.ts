@@ -103,6 +103,9 @@ class Translator {
       if (cfg.method !== "linear" && cfg.method !== "passthrough") this.modelVar(cfg.base);
     }
     for (const s of cfg.slices.flatMap((x) => x.sources)) this.modelVar(s.model);
+    if (this.doc.value && (this.doc.value as Record<string, unknown>).tokenizer_source === "base") {
+      this.note("tokenizer_source: base: the output copies the base model's config and tokenizer files");
+    }
     if (cfg.sliced && cfg.slices.length > 1) {
       this.note("stack(): output layers are renumbered consecutively; embeddings come from the first slice, the final norm and lm_head from the last (as in mergekit)");
     }
@@ -338,7 +341,6 @@ class Translator {
     const found = this.lookup("scale", slice, source);
     if (!found) return this.expr(source);
     if (typeof found.setting === "boolean") throw this.doc.error(found.at, "scale: expected a number");
-    // scale·x, possibly per tensor: linear([x], weights=[scale], normalize=false)
-    return `linear([${this.expr(source)}], ${NAMES.weights}=[${render(found.setting)}], normalize=false)`;
+    return `passthrough(${this.expr(source)}, scale=${render(found.setting)})`;
   }
 }

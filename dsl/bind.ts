@@ -46,6 +46,7 @@ export function bindCall(spec: FunctionSpec, argv: readonly ArgValue[], callSpan
   const positional = restAt < 0 ? spec.params : spec.params.slice(0, restAt);
   const rest = spec.params[restAt];
   let pos = 0;
+  let unknownKeyword = false;
   for (const a of argv) {
     if (isPoison(a.value)) poisoned = true;
     if (a.name === undefined) {
@@ -65,6 +66,7 @@ export function bindCall(spec: FunctionSpec, argv: readonly ArgValue[], callSpan
     if (!p) {
       const names = spec.params.flatMap((q) => [q.name, ...(q.aliases ?? [])]);
       errors.push({ message: `${fname} has no parameter '${a.name}'${didYouMean(a.name, names)}`, span: a.nameSpan ?? a.span });
+      unknownKeyword = true;
       continue;
     }
     if (spans.has(p.name)) {
@@ -78,7 +80,8 @@ export function bindCall(spec: FunctionSpec, argv: readonly ArgValue[], callSpan
   for (const p of spec.params) {
     if (args[p.name] !== undefined) continue;
     if (p.default !== undefined) args[p.name] = p.default;
-    else if (p.required) errors.push({ message: `${fname} is missing the argument '${p.name}'`, span: callSpan });
+    // a misspelled keyword already explains a missing argument
+    else if (p.required && !unknownKeyword) errors.push({ message: `${fname} is missing the argument '${p.name}'`, span: callSpan });
   }
   const modelCount = countModels(spec, args);
   for (const p of spec.params) {
@@ -88,6 +91,7 @@ export function bindCall(spec: FunctionSpec, argv: readonly ArgValue[], callSpan
     const problem = checkParam(p, v, modelCount);
     if (problem) errors.push({ message: `${fname}: ${problem}`, span });
   }
+  errors.sort((x, y) => x.span.offset - y.span.offset);
   return { args, errors, spans, poisoned };
 }
 

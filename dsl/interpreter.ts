@@ -442,7 +442,8 @@ export class Interpreter {
         errors.push({ message: `${fn.name}() got two values for '${a.name}'`, span: a.nameSpan ?? a.span });
       } else vals.set(a.name, a.value);
     }
-    for (const p of fn.params) if (!vals.has(p.name) && !p.default) errors.push({ message: `${fn.name}() is missing the argument '${p.name}'`, span: calleeSpan });
+    const typo = errors.some((e) => e.message.includes("has no parameter"));
+    for (const p of fn.params) if (!vals.has(p.name) && !p.default && !typo) errors.push({ message: `${fn.name}() is missing the argument '${p.name}'`, span: calleeSpan });
     if (errors.length > 0) {
       if (!this.opts.keepGoing) this.fail(errors[0]!.message, errors[0]!.span);
       this.diagnostics.push(...errors.map((e) => ({ loc: locOf(e.span, this.opts.file), message: e.message })));

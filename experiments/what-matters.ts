@@ -18,6 +18,7 @@ import { CLASS_NAMES, PER_CLASS, SIDE } from "../stdlib/eval/data.js";
 import { EVAL_PER_TASK } from "../stdlib/eval/metrics.js";
 import { paramCount } from "../stdlib/eval/model.js";
 import { pools } from "../stdlib/eval/tasks.js";
+import { INSTRUCTION_DOMAINS } from "../stdlib/eval/domains.js";
 import { PROFILES, trainingKey, releaseTrained, type Profile } from "../stdlib/eval/study.js";
 import { runGridTs, type GridResult } from "./grid.js";
 import { runGridLanguage } from "./language.js";
@@ -44,8 +45,9 @@ export interface Results extends GridResult {
     classes: string[];
     images_per_class: typeof PER_CLASS;
     eval_examples_per_task: typeof EVAL_PER_TASK;
-    held_in: Array<{ id: string; cluster: number; classes: number[] }>;
-    held_out: Array<{ id: string; classes: number[] }>;
+    held_in: Array<{ id: string; cluster: number; classes: number[]; domain: string }>;
+    held_out: Array<{ id: string; classes: number[]; domain: string }>;
+    instruction_domains: string[];
     instruction_tasks: number;
     sizes: Array<{ width: number; params: number }>;
     training_key: string;
@@ -67,12 +69,13 @@ export async function runStudy(opts: Options): Promise<Results> {
     driver: opts.driver,
     environment: { backend, node: process.version, cpus: os.cpus().length, started: started.toISOString(), seconds: { total: (Date.now() - t0) / 1000 } },
     design: {
-      image: `${SIDE}x${SIDE} (2x2 mean-pooled) + 20-dim multi-hot instruction`,
+      image: `${SIDE}x${SIDE} (2x2 mean-pooled), in one of several domains (domains.ts), + 20-dim multi-hot instruction`,
       classes: CLASS_NAMES,
       images_per_class: PER_CLASS,
       eval_examples_per_task: EVAL_PER_TASK,
-      held_in: pools.heldIn.map((t) => ({ id: t.id, cluster: t.cluster!, classes: t.classes })),
-      held_out: pools.heldOut.map((t) => ({ id: t.id, classes: t.classes })),
+      held_in: pools.heldIn.map((t) => ({ id: t.id, cluster: t.cluster!, classes: t.classes, domain: t.domain })),
+      held_out: pools.heldOut.map((t) => ({ id: t.id, classes: t.classes, domain: t.domain })),
+      instruction_domains: INSTRUCTION_DOMAINS,
       instruction_tasks: pools.instruction.length,
       sizes: opts.profile.widths.map((width) => ({ width, params: paramCount(width) })),
       training_key: trainingKey(opts.profile),
@@ -107,7 +110,8 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   runStudy(opts).then(
     (r) => console.log(`wrote ${opts.out}: ${r.runs.length} merged models, ${r.environment.seconds.total.toFixed(0)} s on ${r.environment.backend}`),
     (e) => {
-      console.error(e instanceof MergelabError ? `mergelab: error: ${e.message}` : e);
+      const rendered = (e as { rendered?: string }).rendered;
+      console.error(rendered ?? (e instanceof MergelabError ? `mergelab: error: ${e.message}` : e));
       process.exit(1);
     },
   );

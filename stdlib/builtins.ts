@@ -10,9 +10,13 @@ import { loadModel, mapTensors, isModel, type ModelValue } from "../kernel/engin
 import { layers as layerSchedule, match as matchSchedule, isSchedule, type Schedule } from "../kernel/engine/schedule.js";
 import { buildPlan, explainPlan, parseDtype } from "../kernel/engine/plan.js";
 import { saveModel, type Progress, type SaveSummary } from "../kernel/engine/exec/index.js";
+import { withProgress } from "../kernel/notebook/progress.js";
 import { parseSize } from "../kernel/io/writer.js";
 import { Dict, Table, type Args, type CallContext, type FunctionSpec, type Value } from "./spec.js";
 import { formatValue, describeValue } from "../dsl/values.js";
+import { cardForSave } from "../kernel/engine/card.js";
+import { shardDir, shardModel } from "../kernel/engine/shard.js";
+import { specs as methodSpecs } from "./methods/index.js";
 
 /** What a script run records besides values (explain and the CLI read it). */
 export interface ScriptHooks {
@@ -99,8 +103,10 @@ const load: FunctionSpec = {
     try {
       return loadModel(str(a.path), { cwd: ctx.cwd, label: a.label as string | undefined });
     } catch (e) {
-      if (e instanceof MergelabError && !e.details.param && !e.details.tensor) throw new MergelabError(e.message, { ...e.details, param: "path" });
-      throw e;
+      if (!(e instanceof MergelabError) || e.details.tensor) throw e;
+      // messages name the path as the user wrote it, not the absolute one
+      const message = e.message.split(path.resolve(ctx.cwd, str(a.path))).join(str(a.path));
+      throw new MergelabError(message, { ...e.details, param: "path" });
     }
   },
 };
@@ -114,7 +120,7 @@ const loadAll: FunctionSpec = {
   returns: "models",
   call: (a, ctx) => {
     const paths = glob(str(a.pattern), ctx.cwd).filter(isCheckpoint);
-    if (paths.length === 0) throw new MergelabError(`no checkpoint matches ${JSON.stringify(a.pattern)} (in ${ctx.cwd})`, { param: "pattern" });
+    if (paths.length === 0) throw new MergelabError(`no checkpoint matches ${JSON.stringify(a.pattern)}`, { param: "pattern" });
     return paths.map((p) => loadModel(p, { label: path.relative(ctx.cwd, p) || p }));
   },
 };
@@ -131,10 +137,14 @@ const save: FunctionSpec = {
     { name: "shard_size", type: ["string", "number"], default: "5GB", doc: 'maximum bytes per shard ("5GB", "500MB" or a number)' },
     { name: "overwrite", type: "bool", default: false, doc: "replace a non-empty output directory" },
   ],
-  returns: "string",
+  returns: "any",
   call: async (a, ctx: ScriptContext) => {
-    const model = a.model as ModelValue;
-    const target = path.resolve(ctx.cwd, str(a.path));
+    const whole = a.model as ModelValue;
+    const output = path.resolve(ctx.cwd, str(a.path));
+    // scale-out: this process writes its 1/N of the tensors into OUT/.shards/ (`mergelab finalize OUT` assembles)
+    const shard = ctx.options.shard;
+    const model = shard ? shardModel(whole, shard) : whole;
+    const target = shard ? shardDir(output, shard) : output;
     const dtype = a.dtype as string | undefined;
     parseDtype(dtype);
     try {
@@ -148,22 +158,34 @@ const save: FunctionSpec = {
     ctx.hooks?.saved.push({ model, path: target, dtype });
     if (ctx.dryRun) {
       buildPlan([model], { dtype }); // expands every tensor's recipe: per-tensor parameter checks, no data read
-      return str(a.path);
+      return null;
     }
-    const summary = await saveModel(model, target, {
-      dtype,
-      shardSize: a.shard_size as string | number,
-      overwrite: a.overwrite as boolean,
-      workers: ctx.options.workers,
-      chunkSize: ctx.options.chunkSize,
-      signal: ctx.signal,
-      progress: ctx.hooks?.progress,
-    });
+    // a live progress bar in notebooks (kernel/notebook/progress.ts); the CLI's line via hooks.progress
+    const summary = await withProgress(ctx, `saving ${str(a.path)}`, (bar) =>
+      saveModel(model, target, {
+        dtype,
+        shardSize: a.shard_size as string | number,
+        overwrite: a.overwrite as boolean,
+        workers: ctx.options.workers,
+        chunkSize: ctx.options.chunkSize,
+        signal: ctx.signal,
+        extraFiles: {
+          "README.md": cardForSave({
+            target: output, cwd: ctx.cwd, inputs: whole.inputs.map((i) => i.label), dtype, recipe: ctx.options.recipe,
+            papers: new Map(methodSpecs.map((m) => [m.name, m.paper])),
+          }),
+        },
+        progress: (p) => {
+          ctx.hooks?.progress?.(p);
+          bar(p);
+        },
+      }),
+    );
     if (ctx.hooks?.onSaved) ctx.hooks.onSaved(summary);
     else if (!ctx.options.quiet) {
       ctx.stdout(`saved ${str(a.path)}: ${summary.tensors} tensors, ${(summary.bytes / 1e6).toFixed(1)} MB in ${summary.seconds.toFixed(2)} s\n`);
     }
-    return str(a.path);
+    return null;
   },
 };
 
@@ -276,7 +298,7 @@ const len: FunctionSpec = {
   },
 };
 
-const MAX_RANGE = 10_000_000;
+const MAX_RANGE = 1_000_000;
 const range: FunctionSpec = {
   name: "range",
   category: "util",

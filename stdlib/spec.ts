@@ -101,6 +101,10 @@ export interface RunOptions {
   workers?: number;
   chunkSize?: number;
   quiet?: boolean;
+  /** Scale-out (`mergelab run --shard I/N`): save() writes only shard `index` of `count` (kernel/engine/shard.ts). */
+  shard?: { index: number; count: number };
+  /** What the model card (README.md) shows as the recipe: the script, and the mergekit config it was translated from. */
+  recipe?: { text: string; mergekitConfig?: { file: string; text: string } };
 }
 
 /** Arguments after binding: keyed by the parameter's canonical name, defaults filled. */

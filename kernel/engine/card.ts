@@ -15,6 +15,9 @@
  *   # merged
  *   This is a merge of pre-trained language models created with mergelab …
  */
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 
 export interface CardMethod {
   name: string;
@@ -135,4 +138,67 @@ function callText(line: string, start: number): string {
     }
   }
   return line.slice(start).trim();
+}
+
+/** The "base=NAME" of the first method call, resolved to NAME's load("PATH") in the recipe. */
+export function baseInRecipe(recipe: string, methods: readonly CardMethod[]): string | undefined {
+  for (const m of methods) {
+    const name = /\bbase\s*=\s*([A-Za-z_][A-Za-z0-9_]*)\s*[,)]/.exec(m.call ?? "")?.[1];
+    if (!name) continue;
+    const load = new RegExp(`^\\s*${name}\\s*=\\s*load\\(\\s*"([^"]+)"`, "m").exec(recipe);
+    if (load) return load[1];
+  }
+  return undefined;
+}
+
+let version: string | undefined;
+/** mergelab's version, from the package.json above this file (source or dist/). */
+export function toolVersion(): string {
+  if (version) return version;
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++, dir = path.dirname(dir)) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
+      if (pkg.name === "mergelab") return (version = String(pkg.version));
+    } catch {
+      // not here: look one level up
+    }
+  }
+  return (version = "unknown");
+}
+
+export interface SaveCardOptions {
+  /** The output directory (its name is the card's title). */
+  target: string;
+  /** Input paths are shown relative to this when inside it. */
+  cwd: string;
+  /** Labels (paths) of the checkpoints the saved model reads. */
+  inputs: readonly string[];
+  dtype?: string;
+  recipe?: { text: string; mergekitConfig?: { file: string; text: string } };
+  /** Method name → paper, from the method specs. */
+  papers: ReadonlyMap<string, CardMethod["paper"]>;
+  date?: string;
+}
+
+/** The README.md of one save(). */
+export function cardForSave(o: SaveCardOptions): string {
+  const rel = (p: string) => {
+    const r = path.relative(o.cwd, p);
+    return path.isAbsolute(p) && r && !r.startsWith("..") && !path.isAbsolute(r) ? r : p;
+  };
+  const methods = o.recipe ? methodsInRecipe(o.recipe.text, o.papers) : [];
+  const base = o.recipe ? baseInRecipe(o.recipe.text, methods) : undefined;
+  const inputs = [...new Set(o.inputs.map(rel))];
+  return modelCard({
+    name: path.basename(o.target),
+    inputs,
+    base: base && inputs.includes(rel(path.resolve(o.cwd, base))) ? rel(path.resolve(o.cwd, base)) : base,
+    methods,
+    recipe: o.recipe?.text,
+    mergekitConfig: o.recipe?.mergekitConfig,
+    dtype: o.dtype,
+    version: toolVersion(),
+    date: o.date ?? new Date().toISOString(),
+  });
 }

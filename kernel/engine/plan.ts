@@ -185,9 +185,16 @@ function serialize(roots: Node[]): { nodes: SerialNode[]; index: Map<number, num
   return { nodes, index, originals };
 }
 
+/** A constant whose value is a float32 (or NaN): ops mixing it with float32 vectors stay exact where they select. */
+export function isF32Const(n: SerialNode): boolean {
+  const v = constValue(n as unknown as Node);
+  return Number.isNaN(v) || Math.fround(v) === v;
+}
+
 function signatureOf(nodes: SerialNode[], outputs: JobOutput[], scalars: number[]): string {
   // structure only: constants, tensor names and seeds are runtime values
-  const body = nodes.map((n) => `${n.op}(${n.src.join(",")})${n.op === "input" || n.op === "const" || n.op === "rand" || n.op === "kthModel" ? "" : n.scalar ? "s" : ""}`);
+  // (whether a constant is exactly a float32 decides whether the fused code rounds after using it)
+  const body = nodes.map((n) => `${n.op}(${n.src.join(",")})${n.op === "const" && isF32Const(n) ? "f" : ""}`);
   return `${body.join(";")}|${outputs.map((o) => o.node).join(",")}|${scalars.join(",")}`;
 }
 

@@ -6,10 +6,12 @@
  * 754 roundTiesToEven); NaN stays a (quiet) NaN with its sign, ±Inf stays ±Inf,
  * f16 overflow (|x| ≥ 65520) becomes ±Inf, f16 subnormals are rounded exactly.
  * All loops work on typed-array views of little-endian bytes (the safetensors
- * byte order, and the host's: checked below).
+ * byte order, and the host's: checked below), on integer bit patterns — never
+ * through JS numbers, which could canonicalize NaN payloads. The bf16/f16 chunk
+ * paths use the WebAssembly SIMD kernels of simd.ts when available.
  */
 import os from "node:os";
-import { SIMD_CHUNK, simdKernels } from "./simd.js";
+import { SIMD_CHUNK, SIMD_STEP, simdKernels } from "./simd.js";
 
 export type DType =
   | "F64" | "F32" | "F16" | "BF16"
@@ -183,7 +185,7 @@ export function decode16(dtype: "BF16" | "F16", count: number, out: Float32Array
   const kernel = dtype === "BF16" ? k.bf16ToF32 : k.f16ToF32;
   for (let first = 0; first < count; first += SIMD_CHUNK) {
     const n = Math.min(SIMD_CHUNK, count - first);
-    const n8 = n & ~7;
+    const n8 = n - (n % SIMD_STEP);
     const raw = new Uint16Array(k.memory.buffer, k.a, n);
     fill(new Uint8Array(k.memory.buffer, k.a, 2 * n), first, n);
     kernel(k.a, k.b, n8);
@@ -228,7 +230,7 @@ export function encodeChunks(dtype: DType, src: Float32Array, sink: (bytes: Uint
   const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
   for (let first = 0; first < src.length; first += SIMD_CHUNK) {
     const n = Math.min(SIMD_CHUNK, src.length - first);
-    const n8 = n & ~7;
+    const n8 = n - (n % SIMD_STEP);
     new Uint32Array(k.memory.buffer, k.a, n).set(bits.subarray(first, first + n));
     k.f32ToBf16(k.a, k.b, n8);
     const out = new Uint16Array(k.memory.buffer, k.b, n);

@@ -1,19 +1,19 @@
 /**
- * WebAssembly SIMD kernels for the conversions on the merge hot path (8
- * elements per step, ~5× a scalar JS loop here). Each thread instantiates
+ * WebAssembly SIMD kernels for the conversions on the merge hot path (32
+ * elements per loop step, several times a scalar JS loop). Each thread instantiates
  * its own small module; data passes through its memory in sub-chunks of
  * SIMD_CHUNK elements: region A at 0 (input), region B at 4·SIMD_CHUNK (output).
  *
  * Semantics are exactly those of the scalar code in dtypes.ts (the tests check
  * both paths against each other):
- * - bf16 → f32: bits << 16;
+ * - bf16 → f32: bits << 16 (zero-extend, shift; V8's general shuffle is slower);
  * - f16 → f32: ((h & 0x7fff) << 13) as f32 × 2^112 (rebias; exact for
  *   subnormals too), exponent forced to all-ones for Inf/NaN, sign or'ed in;
  * - f32 → bf16: (x + 0x7fff + ((x >> 16) & 1)) >> 16 (RNE), NaN → (x >> 16) | 0x40.
  * Set MERGELAB_SIMD=0 to use the scalar loops.
  */
 
-export const SIMD_CHUNK = 1 << 17;
+export const SIMD_CHUNK = 1 << 16;
 
 // tsconfig's lib (ES2023) has no WebAssembly types and @types/node 20 does not declare them: the little used here.
 interface WasmMemory {
@@ -30,7 +30,7 @@ export interface SimdKernels {
   /** Byte offsets of the input and output regions (each 4·SIMD_CHUNK bytes). */
   a: number;
   b: number;
-  /** n must be a multiple of 8 and ≤ SIMD_CHUNK. */
+  /** n must be a multiple of SIMD_STEP and ≤ SIMD_CHUNK. */
   bf16ToF32(src: number, dst: number, n: number): void;
   f16ToF32(src: number, dst: number, n: number): void;
   f32ToBf16(src: number, dst: number, n: number): void;
@@ -75,37 +75,42 @@ const EXT_LO = simd(0xa9), EXT_HI = simd(0xaa), NARROW_U = simd(0x86), FMUL = si
 
 const SRC = 0, DST = 1, N = 2, X = 3; // params, then a v128 local
 
-/** for (; n; n -= 8, src += srcStep, dst += dstStep) body */
-function loop8(srcStep: number, dstStep: number, body: number[]): number[] {
+/** Elements per loop iteration (4 vectors of 8): callers hand the kernels multiples of this. */
+export const SIMD_STEP = 32;
+const UNROLL = SIMD_STEP / 8;
+
+/** for (; n; n -= SIMD_STEP, src += UNROLL·srcStep, dst += UNROLL·dstStep) body(0) … body(UNROLL-1) */
+function loop(srcStep: number, dstStep: number, body: (u: number) => number[]): number[] {
   const code = [
     0x02, 0x40, 0x03, 0x40,
     ...get(N), 0x45, 0x0d, 1,
-    ...body,
-    ...get(SRC), ...i32(srcStep), 0x6a, ...set(SRC),
-    ...get(DST), ...i32(dstStep), 0x6a, ...set(DST),
-    ...get(N), ...i32(8), 0x6b, ...set(N),
+    ...Array.from({ length: UNROLL }, (_, u) => body(u)).flat(),
+    ...get(SRC), ...i32(UNROLL * srcStep), 0x6a, ...set(SRC),
+    ...get(DST), ...i32(UNROLL * dstStep), 0x6a, ...set(DST),
+    ...get(N), ...i32(SIMD_STEP), 0x6b, ...set(N),
     0x0c, 0, 0x0b, 0x0b, 0x0b,
   ];
   const locals = [1, 1, 0x7b]; // one v128 local
   return [...uleb(locals.length + code.length), ...locals, ...code];
 }
 
-const bf16ToF32Body = [
-  ...get(DST), ...get(SRC), ...load(0), ...EXT_LO, ...i32(16), ...SHL, ...store(0),
-  ...get(DST), ...get(SRC), ...load(0), ...EXT_HI, ...i32(16), ...SHL, ...store(16),
+const bf16ToF32Body = (u: number) => [
+  ...get(SRC), ...load(16 * u), ...set(X),
+  ...get(DST), ...get(X), ...EXT_LO, ...i32(16), ...SHL, ...store(32 * u),
+  ...get(DST), ...get(X), ...EXT_HI, ...i32(16), ...SHL, ...store(32 * u + 16),
 ];
 
-function f16Half(ext: number[], off: number): number[] {
+function f16Half(u: number, ext: number[], off: number): number[] {
   return [
-    ...get(SRC), ...load(0), ...ext, ...set(X),
+    ...get(SRC), ...load(16 * u), ...ext, ...set(X),
     ...get(DST),
     ...get(X), ...splat(0x7fff), ...AND, ...i32(13), ...SHL, ...f32splat(0x77800000 /* 2^112 */), ...FMUL,
     ...get(X), ...splat(0x7c00), ...AND, ...splat(0x7c00), ...EQ, ...splat(0x7f800000), ...AND, ...OR,
     ...get(X), ...splat(0x8000), ...AND, ...i32(16), ...SHL, ...OR,
-    ...store(off),
+    ...store(32 * u + off),
   ];
 }
-const f16ToF32Body = [...f16Half(EXT_LO, 0), ...f16Half(EXT_HI, 16)];
+const f16ToF32Body = (u: number) => [...f16Half(u, EXT_LO, 0), ...f16Half(u, EXT_HI, 16)];
 
 function bf16Round(off: number): number[] {
   return [
@@ -116,7 +121,7 @@ function bf16Round(off: number): number[] {
     ...BITSELECT,
   ];
 }
-const f32ToBf16Body = [...get(DST), ...bf16Round(0), ...bf16Round(16), ...NARROW_U, ...store(0)];
+const f32ToBf16Body = (u: number) => [...get(DST), ...bf16Round(32 * u), ...bf16Round(32 * u + 16), ...NARROW_U, ...store(16 * u)];
 
 function moduleBytes(pages: number): Uint8Array {
   const names = ["bf16ToF32", "f16ToF32", "f32ToBf16"];
@@ -126,7 +131,7 @@ function moduleBytes(pages: number): Uint8Array {
     ...section(3, vec(names.map(() => [0]))),
     ...section(5, vec([[0, ...uleb(pages)]])),
     ...section(7, vec([[...str("mem"), 2, 0], ...names.map((n, i) => [...str(n), 0, i])])),
-    ...section(10, vec([loop8(16, 32, bf16ToF32Body), loop8(16, 32, f16ToF32Body), loop8(32, 16, f32ToBf16Body)])),
+    ...section(10, vec([loop(16, 32, bf16ToF32Body), loop(16, 32, f16ToF32Body), loop(32, 16, f32ToBf16Body)])),
   ]);
 }
 

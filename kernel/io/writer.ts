@@ -18,7 +18,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { MergelabError } from "../errors.js";
-import { compareTensorNames, INDEX_FILE, SINGLE_FILE } from "./checkpoint.js";
+import { compareTensorNames, INDEX_FILE, SINGLE_FILE, type Checkpoint } from "./checkpoint.js";
 import { DTYPES, encodeChunks, isDType, type DType } from "./dtypes.js";
 
 export interface OutputTensor {
@@ -64,6 +64,20 @@ export interface WriterLayout {
 }
 
 export const DEFAULT_SHARD_SIZE = "5GB";
+
+/**
+ * The provenance entries of an output's `__metadata__` (all strings, as
+ * safetensors requires): the recipe text, the tool version, and each input
+ * checkpoint's path with the sha256 of each of its file headers (JSON).
+ */
+export function provenanceMetadata(p: { recipe?: string; version: string; inputs: ReadonlyArray<Pick<Checkpoint, "path" | "files">> }): Record<string, string> {
+  const inputs = p.inputs.map((c) => ({ path: c.path, headers: Object.fromEntries(c.files.map((f) => [path.basename(f.path), f.sha256])) }));
+  return {
+    mergelab_version: p.version,
+    ...(p.recipe !== undefined ? { mergelab_recipe: p.recipe } : {}),
+    mergelab_inputs: JSON.stringify(inputs),
+  };
+}
 const PID_FILE = ".mergelab-writer-pid";
 
 const UNITS: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
@@ -235,19 +249,21 @@ export class CheckpointWriter {
     const abs = path.resolve(target);
     validateRequest(abs, tensors, opts);
     const parent = path.dirname(abs);
+    let tempDir: string;
     try {
       fs.mkdirSync(parent, { recursive: true });
+      removeStaleTemps(abs);
+      tempDir = fs.mkdtempSync(path.join(parent, `.${path.basename(abs)}.tmp-`));
     } catch (e) {
-      throw new MergelabError(`${abs}: cannot create the parent directory: ${(e as Error).message}`, { file: abs });
+      throw new MergelabError(`${abs}: cannot create the output next to it: ${(e as Error).message}`, { file: abs });
     }
-    removeStaleTemps(abs);
-    const tempDir = fs.mkdtempSync(path.join(parent, `.${path.basename(abs)}.tmp-`));
     const shards = planShards(tensors, parseSize(opts.shardSize ?? DEFAULT_SHARD_SIZE));
     const layout: WriterLayout = { target: abs, tempDir, files: [], tensors: {}, totalSize: 0 };
     const writer = new CheckpointWriter(layout, opts);
     active.add(writer);
     installExitHook();
     try {
+      fs.chmodSync(tempDir, 0o755); // mkdtemp makes it private; the output is an ordinary directory
       fs.writeFileSync(path.join(tempDir, PID_FILE), String(process.pid));
       writer.createFiles(shards);
       writer.writeSideFiles();

@@ -48,6 +48,15 @@ export function displayBundle(bundle: MimeBundle, opts: DisplayOptions = {}): vo
   write({ data: withPlotlyOnce(bundle), metadata: {}, transient }, Boolean(opts.update && opts.displayId));
 }
 
+/**
+ * A CallContext `display` for sessions driven from TypeScript: rich output in
+ * a tslab notebook, nothing elsewhere (a CLI or script has no notebook to
+ * update, and progress bars should not print).
+ */
+export function notebookDisplay(bundle: MimeBundle, opts: DisplayOptions = {}): void {
+  if (tslabWriter()) displayBundle(bundle, opts);
+}
+
 /** Display any value: a figure, a table, a model, a plan (anything with toMimeBundle), or its repr. */
 export function displayValue(value: unknown, opts: DisplayOptions = {}): void {
   displayBundle(valueToMimeBundle(value), opts);

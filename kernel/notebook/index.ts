@@ -13,8 +13,8 @@ import type { ConnectionInfo } from "./protocol.js";
 export { KernelServer, type Language, type CellOutput, type ExecuteOutcome } from "./server.js";
 export { installKernelSpecs, mergelabKernelSpec, tslabKernelSpec, kernelsDir } from "./install.js";
 export { valueToMimeBundle, tableToMimeBundle, repr } from "./mime.js";
-export { displayValue, displayBundle, inTslab, type DisplayOptions } from "./display.js";
-export { ProgressBar, progressBundle, type Progress } from "./progress.js";
+export { displayValue, displayBundle, notebookDisplay, inTslab, type DisplayOptions } from "./display.js";
+export { ProgressBar, progressBundle, withProgress, type Progress } from "./progress.js";
 export { withPlotlyOnce, PLOTLY_MIME } from "./plotly.js";
 
 export function readConnectionFile(file: string): ConnectionInfo {

@@ -6,16 +6,20 @@
  * the tslab helper (kernel/notebook/display.ts) from TypeScript.
  */
 import { randomUUID } from "node:crypto";
-import type { MimeBundle } from "../../stdlib/spec.js";
+import { InterruptedError } from "../errors.js";
+import type { CallContext, MimeBundle } from "../../stdlib/spec.js";
 import { escapeHtml } from "./mime.js";
 
+/** What the engine reports (kernel/engine/exec Progress has these fields and more). */
 export interface Progress {
   tensorsDone: number;
   tensorsTotal: number;
-  /** Bytes written (or read) so far; drives bytes/s. */
-  bytesDone: number;
+  /** Bytes read so far; drives bytes/s. */
+  bytesRead: number;
   /** Expected total bytes; the ETA uses bytes when known, else tensors. */
   bytesTotal?: number;
+  /** A named phase before the tensors (e.g. "model statistics"). */
+  stage?: string;
 }
 
 export type DisplaySink = (bundle: MimeBundle, opts: { displayId: string; update: boolean }) => void;
@@ -25,7 +29,7 @@ export class ProgressBar {
   private readonly started: number;
   private lastSent = -Infinity;
   private shown = false;
-  private last: Progress = { tensorsDone: 0, tensorsTotal: 0, bytesDone: 0 };
+  private last: Progress = { tensorsDone: 0, tensorsTotal: 0, bytesRead: 0 };
 
   constructor(
     private readonly display: DisplaySink,
@@ -64,10 +68,11 @@ export class ProgressBar {
 
 /** The bar as text and HTML; `outcome` is "done", a failure reason, or absent while running. */
 export function progressBundle(label: string, p: Progress, seconds: number, outcome?: string): MimeBundle {
-  const fraction = p.bytesTotal ? p.bytesDone / p.bytesTotal : p.tensorsTotal ? p.tensorsDone / p.tensorsTotal : 0;
+  const fraction = p.bytesTotal ? p.bytesRead / p.bytesTotal : p.tensorsTotal ? p.tensorsDone / p.tensorsTotal : 0;
   const clamped = Math.min(1, Math.max(0, fraction));
-  const rate = seconds > 0 ? p.bytesDone / seconds : 0;
+  const rate = seconds > 0 ? p.bytesRead / seconds : 0;
   const parts = [`${p.tensorsDone}/${p.tensorsTotal} tensors`, `${formatBytes(rate)}/s`];
+  if (p.stage && p.stage !== "tensors" && !outcome) parts.unshift(p.stage);
   if (outcome === "done") parts.push(`done in ${formatSeconds(seconds)}`);
   else if (outcome) parts.push(outcome);
   else if (clamped > 0 && rate > 0) parts.push(`ETA ${formatSeconds((seconds * (1 - clamped)) / clamped)}`);
@@ -98,4 +103,30 @@ export function formatSeconds(s: number): string {
   if (s < 60) return `${s < 10 ? s.toFixed(1) : s.toFixed(0)} s`;
   const m = Math.floor(s / 60);
   return m < 60 ? `${m} min ${Math.round(s - m * 60)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+/**
+ * Run a long operation (save, evaluate) with a live progress bar in the
+ * notebook: `run` gets a callback to pass as the engine's `progress` option.
+ * The bar ends as "done", "interrupted — nothing written" or "failed". No
+ * bar in dry runs or with `quiet`; outside a notebook `ctx.display` ignores it.
+ *
+ *   const summary = await withProgress(ctx, `saving ${path}`, (progress) =>
+ *     saveModel(model, target, { ..., signal: ctx.signal, progress }));
+ */
+export async function withProgress<T>(
+  ctx: Pick<CallContext, "display" | "dryRun" | "options">,
+  label: string,
+  run: (progress: (p: Progress) => void) => Promise<T>,
+): Promise<T> {
+  if (ctx.dryRun || ctx.options.quiet) return run(() => {});
+  const bar = new ProgressBar((bundle, opts) => ctx.display(bundle, opts), label);
+  try {
+    const result = await run((p) => bar.update(p));
+    bar.finish();
+    return result;
+  } catch (e) {
+    bar.fail(e instanceof InterruptedError ? "interrupted — nothing written" : "failed");
+    throw e;
+  }
 }

@@ -22,11 +22,11 @@ export class TaskSet {
     readonly tasks: readonly Task[],
   ) {}
   toMimeBundle(): MimeBundle {
-    const rows = this.tasks.map((t) => `${t.id}\t${t.cluster ?? "-"}\t{${t.classes.join(", ")}}`);
-    const html = this.tasks.map((t) => `<tr><td>${escape(t.id)}</td><td>${t.cluster ?? "–"}</td><td>{${t.classes.join(", ")}}</td></tr>`);
+    const rows = this.tasks.map((t) => `${t.id}\t${t.cluster ?? "-"}\t${t.domain}\t{${t.classes.join(", ")}}`);
+    const html = this.tasks.map((t) => `<tr><td>${escape(t.id)}</td><td>${t.cluster ?? "–"}</td><td>${escape(t.domain)}</td><td>{${t.classes.join(", ")}}</td></tr>`);
     return {
-      "text/plain": `tasks ${this.label} (${this.tasks.length})\nid\tcluster\tclass set\n${rows.join("\n")}`,
-      "text/html": `<table><caption>tasks ${escape(this.label)}</caption><tr><th>id</th><th>cluster</th><th>class set</th></tr>${html.join("")}</table>`,
+      "text/plain": `tasks ${this.label} (${this.tasks.length})\nid\tcluster\tdomain\tclass set\n${rows.join("\n")}`,
+      "text/html": `<table><caption>tasks ${escape(this.label)}</caption><tr><th>id</th><th>cluster</th><th>domain</th><th>class set</th></tr>${html.join("")}</table>`,
     };
   }
 }
@@ -108,7 +108,7 @@ export function normalized(scores: Dict, reference: Dict, set?: TaskSet): number
   const s = scoresOf(scores);
   const ids = set ? set.tasks.map((t) => t.id) : Object.keys(s);
   const byId = new Map(allTasks().map((t) => [t.id, t]));
-  return normalizedScores(s, scoresOf(reference), ids.map((id) => byId.get(id) ?? { id, classes: [] }));
+  return normalizedScores(s, scoresOf(reference), ids.map((id) => byId.get(id) ?? { id, classes: [], domain: "clean" }));
 }
 
 /** Each held-in task scored by the expert of its own cluster: experts[c] on tasks(c). */

@@ -41,7 +41,8 @@ export function isCheckpoint(dir: string): boolean {
 
 /** A (possibly lazy, merged) ModelValue → a layers model (streams the plan once). */
 export async function toLayers(model: ModelValue): Promise<tf.Sequential> {
-  const weights: Weights = await materialize(model);
+  // classifiers are small: one in-thread pass beats starting worker threads
+  const weights: Weights = await materialize(model, { workers: 0 });
   try {
     return fromWeights(weights);
   } finally {

@@ -1,29 +1,36 @@
 /**
- * The task family. A task is a class set S ⊂ {0..19}; an example is an image
- * and the instruction "is this image in S?" given as the multi-hot vector of S;
- * the answer is y ∈ S. Positives and negatives are balanced.
+ * The task family. A task is a class set S ⊂ {0..19} asked in one image
+ * domain (clean, negative, mirrored, rotated, rolled, …; see domains.ts): an
+ * example is an image of that domain and the instruction "is this image in
+ * S?" given as the multi-hot vector of S (the domain is not given); the answer
+ * is y ∈ S. Positives and negatives are balanced.
  *
- * Task pools, disjoint by construction (no set appears in two pools):
- *  - pretraining: the 20 singletons {c} (plus the raw 20-way labels),
- *  - instruction tuning: a broad random mixture of sets of size 2–6,
- *  - held-in: 8 clusters × 3 sets; a cluster is a theme (its sets are drawn
- *    from a group of 6 classes), an expert is fine-tuned on one cluster,
- *  - held-out: unseen sets mixing classes across clusters.
+ * Task pools, disjoint by construction (no (domain, set) pair in two pools,
+ * and the domains of the bases' training differ from the held-in ones):
+ *  - pretraining: the 20 singletons {c} in the clean domain (plus raw 20-way labels),
+ *  - instruction tuning: a broad random mixture of sets of size 2–6 in the
+ *    clean domain and 5 other domains (rotations, anti-transpose, rolls),
+ *  - held-in: 8 clusters, one per new domain, 3 class sets each; an expert is
+ *    fine-tuned on one cluster (it learns the domain and the sets),
+ *  - held-out: unseen class sets in the held-in domains and in compositions of
+ *    two held-in domains (which no single expert saw).
  * All draws come from one seeded generator, so the pools are fixed.
  */
 import { NUM_CLASSES, type ImageData, type SplitName } from "./data.js";
+import { applyDomain, COMPOSED_DOMAINS, domain, HELD_IN_DOMAINS, INSTRUCTION_DOMAINS } from "./domains.js";
 
 export interface Task {
   id: string;
   /** held-in cluster index, or undefined */
   cluster?: number;
   classes: number[];
+  /** image domain (domains.ts); "a+b" is a composition */
+  domain: string;
 }
 
 export const NUM_CLUSTERS = 8;
 export const TASKS_PER_CLUSTER = 3;
-export const NUM_HELD_OUT = 12;
-export const NUM_INSTRUCTION = 160;
+export const NUM_INSTRUCTION = 180;
 
 /** mulberry32: a tiny deterministic generator (seeded draws for pools and batches). */
 export function rng(seed: number): () => number {
@@ -46,7 +53,7 @@ export function sample<T>(xs: readonly T[], n: number, rand: () => number): T[] 
   return pool.slice(0, n);
 }
 
-const key = (s: number[]) => [...s].sort((a, b) => a - b).join(",");
+const sorted = (s: number[]) => [...s].sort((a, b) => a - b);
 
 export interface TaskPools {
   pretrain: Task[];
@@ -57,34 +64,42 @@ export interface TaskPools {
 
 function buildPools(): TaskPools {
   const rand = rng(20241004);
-  const used = new Set<string>();
+  const usedSets = new Set<string>();
+  // a class set is used by one pool only (whatever the domain), so held-out sets are truly unseen
   const fresh = (classes: number[]) => {
-    const k = key(classes);
-    if (used.has(k)) return false;
-    used.add(k);
+    const k = classes.join(",");
+    if (usedSets.has(k)) return false;
+    usedSets.add(k);
     return true;
   };
   const all = Array.from({ length: NUM_CLASSES }, (_, c) => c);
-  const pretrain = all.map((c) => ({ id: `single_${c}`, classes: [c] }));
+  const draw = (lo: number, hi: number) => sorted(sample(all, lo + Math.floor(rand() * (hi - lo + 1)), rand));
+  const pretrain = all.map((c) => ({ id: `single_${c}`, classes: [c], domain: "clean" }));
   pretrain.forEach((t) => fresh(t.classes));
 
   const heldIn: Task[] = [];
-  for (let cl = 0; cl < NUM_CLUSTERS; cl++) {
-    const theme = sample(all, 6, rand); // the cluster's classes
-    for (let j = 0; heldIn.filter((t) => t.cluster === cl).length < TASKS_PER_CLUSTER; j++) {
-      const classes = sample(theme, 2 + Math.floor(rand() * 3), rand).sort((a, b) => a - b);
-      if (fresh(classes)) heldIn.push({ id: `c${cl}_t${heldIn.filter((t) => t.cluster === cl).length}`, cluster: cl, classes });
+  HELD_IN_DOMAINS.forEach((dom, cl) => {
+    for (let j = 0; j < TASKS_PER_CLUSTER; ) {
+      const classes = draw(2, 5);
+      if (fresh(classes)) heldIn.push({ id: `${dom}_${j++}`, cluster: cl, classes, domain: dom });
     }
-  }
+  });
   const heldOut: Task[] = [];
-  while (heldOut.length < NUM_HELD_OUT) {
-    const classes = sample(all, 2 + Math.floor(rand() * 4), rand).sort((a, b) => a - b);
-    if (fresh(classes)) heldOut.push({ id: `out_${heldOut.length}`, classes });
+  const outDomains = [...HELD_IN_DOMAINS, ...COMPOSED_DOMAINS.map(([a, b]) => `${a}+${b}`)];
+  for (const dom of outDomains) {
+    for (;;) {
+      const classes = draw(2, 5);
+      if (fresh(classes)) {
+        heldOut.push({ id: `out_${dom}`, classes, domain: dom });
+        break;
+      }
+    }
   }
   const instruction: Task[] = [];
   while (instruction.length < NUM_INSTRUCTION) {
-    const classes = sample(all, 2 + Math.floor(rand() * 5), rand).sort((a, b) => a - b);
-    if (fresh(classes)) instruction.push({ id: `it_${instruction.length}`, classes });
+    const classes = draw(2, 6);
+    const dom = INSTRUCTION_DOMAINS[instruction.length % INSTRUCTION_DOMAINS.length];
+    if (fresh(classes)) instruction.push({ id: `it_${instruction.length}`, classes, domain: dom });
   }
   return { pretrain, instruction, heldIn, heldOut };
 }
@@ -133,10 +148,10 @@ export function allocExamples(n: number): Examples {
   };
 }
 
-/** Write example i: image `row` of the split, instruction S (or none: the raw 20-way example). */
+/** Write example i: image `row` of the split in the task's domain, instruction S (or none: a raw, clean 20-way example). */
 export function putExample(ex: Examples, i: number, data: ImageData, split: SplitName, row: number, task?: Task): void {
   const s = data[split];
-  ex.inputs.set(s.images.subarray(row * PIXELS, (row + 1) * PIXELS), i * INPUT);
+  applyDomain(domain(task?.domain ?? "clean"), s.images, row * PIXELS, ex.inputs, i * INPUT);
   ex.inputs.fill(0, i * INPUT + PIXELS, (i + 1) * INPUT);
   const y = s.labels[row];
   ex.classLabel[i] = y;

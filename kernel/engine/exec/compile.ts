@@ -8,7 +8,7 @@
  * every tensor with the same graph shape shares one (and V8 optimizes it once).
  */
 import { randAt } from "../ir.js";
-import type { PassSpec, SerialNode } from "../plan.js";
+import { isF32Const, type PassSpec, type SerialNode } from "../plan.js";
 
 /**
  * (I, O, S, A, H, B, RK, start, len): I input chunks (pass.inputs order), O output
@@ -40,9 +40,6 @@ export function compilePass(signature: string, passIndex: string, nodes: SerialN
   return fn;
 }
 
-/** Nodes whose results are exact float32 values without rounding (given float32 operands). */
-const EXACT_UNARY = new Set(["neg", "abs", "sign", "floor", "not", "isfinite"]);
-const BOOLEAN = new Set(["gt", "ge", "lt", "le", "eq", "ne", "and", "or"]);
 
 export function generateSource(nodes: SerialNode[], pass: PassSpec, outputs: number[]): string {
   const pre: string[] = [];
@@ -57,7 +54,7 @@ export function generateSource(nodes: SerialNode[], pass: PassSpec, outputs: num
     return `v${i}`;
   };
   // is the value of operand i a float32 (so exact ops need no fround)?
-  const isF32 = (i: number) => !nodes[i].scalar;
+  const isF32 = (i: number) => !nodes[i].scalar || nodes[i].op === "kth" || nodes[i].op === "kthModel" || (nodes[i].op === "const" && isF32Const(nodes[i]));
   pass.inputs.forEach((n, k) => pre.push(`const in${n} = I[${k}];`));
   for (const i of pass.vectors) {
     const n = nodes[i];
@@ -99,8 +96,6 @@ export function generateSource(nodes: SerialNode[], pass: PassSpec, outputs: num
       default:
         throw new Error(`compile: ${n.op} is not a vector op`);
     }
-    void EXACT_UNARY;
-    void BOOLEAN;
     body.push(`const v${i} = ${e};`);
   }
   // a statistic or output over a scalar sees it broadcast as float32 (evaluateNaive's asVec)

@@ -33,7 +33,9 @@ export interface SaveSummary {
   tensors: number;
   bytes: number;
   seconds: number;
+  /** Tensor data read from the inputs, and in how many byte-range reads. */
   bytesRead: number;
+  rangeReads: number;
 }
 
 function outputTensors(plan: Plan): OutputTensor[] {
@@ -66,7 +68,7 @@ export async function saveModel(model: ModelValue, dir: string, opts: SaveOption
     const run = await execute(plan, { ...opts, layouts: [writer.describe()] });
     for (const r of run.results) for (const [, name, bytes] of r.written) writer.noteWritten(name, bytes);
     const target = writer.commit();
-    return { path: target, tensors: plan.jobs.length, bytes: writer.layout.totalSize, seconds: (Date.now() - t0) / 1000, bytesRead: run.bytesRead };
+    return { path: target, tensors: plan.jobs.length, bytes: writer.layout.totalSize, seconds: (Date.now() - t0) / 1000, bytesRead: run.bytesRead, rangeReads: run.rangeReads };
   } catch (e) {
     writer.abort();
     throw e;

@@ -54,11 +54,13 @@ interface Runner {
 
 class InlineRunner implements Runner {
   private readonly runner: TaskRunner;
+  private killed = false;
   constructor(init: RunnerInit) {
     this.runner = new TaskRunner(init);
   }
   async run(task: Task): Promise<TaskResult> {
     await new Promise((r) => setImmediate(r)); // let an abort signal through between tensors
+    if (this.killed) throw new InterruptedError();
     return this.runner.run(task);
   }
   async flush() {
@@ -68,6 +70,7 @@ class InlineRunner implements Runner {
     this.runner.close();
   }
   kill() {
+    this.killed = true;
     this.runner.close();
   }
 }

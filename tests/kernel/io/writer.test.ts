@@ -238,3 +238,35 @@ describe("side files and metadata", () => {
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 });
+
+describe("provenanceMetadata", () => {
+  it("records the recipe, the version and each input's header hashes as strings", async () => {
+    const { provenanceMetadata } = await import("../../../kernel/io/index.js");
+    const base = openCheckpoint(path.join(fixtures, "tiny-llama-bf16-sharded"));
+    const other = openCheckpoint(path.join(fixtures, "tiny-llama-f32.safetensors"));
+    const m = provenanceMetadata({ recipe: "m = average([a, b])", version: "0.1.0", inputs: [base, other] });
+    expect(m.mergelab_version).toBe("0.1.0");
+    expect(m.mergelab_recipe).toBe("m = average([a, b])");
+    const inputs = JSON.parse(m.mergelab_inputs);
+    expect(inputs.map((i: { path: string }) => i.path)).toEqual([base.path, other.path]);
+    expect(Object.keys(inputs[0].headers)).toEqual(["model-00001-of-00003.safetensors", "model-00002-of-00003.safetensors", "model-00003-of-00003.safetensors"]);
+    expect(inputs[1].headers["tiny-llama-f32.safetensors"]).toBe(other.files[0].sha256);
+    expect(Object.values(m).every((v) => typeof v === "string")).toBe(true);
+  });
+});
+
+describe("where the output can go", () => {
+  it("a target whose parent is a file is refused with a MergelabError naming it", () => {
+    fs.writeFileSync(path.join(dir, "file"), "x");
+    const target = path.join(dir, "file", "out");
+    expect(() => CheckpointWriter.create(target, tensors)).toThrow(new RegExp(`^${target.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}: cannot create the output next to it`));
+    expect(fs.readdirSync(dir)).toEqual(["file"]);
+  });
+
+  it("the committed directory is readable by others (not mkdtemp's 0700)", () => {
+    const w = CheckpointWriter.create(path.join(dir, "out"), tensors);
+    fill(w);
+    w.commit();
+    expect(fs.statSync(path.join(dir, "out")).mode & 0o777).toBe(0o755);
+  });
+});

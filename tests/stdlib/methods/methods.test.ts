@@ -50,6 +50,26 @@ describe("hand-computed cases", () => {
     expect(Array.from(none.w)).toEqual([0, 0, 0, 0, 0, 0, 0, 8, 9, 10]);
   });
 
+  it("breadcrumbs_ties and dare_ties: the sparsifier, then the TIES vote", async () => {
+    const b = tiny({ w: new Array(10).fill(0) }, "b");
+    const up = tiny({ w: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] }, "up");
+    const down = tiny({ w: [-10, -9, -8, -7, -6, -5, -4, -3, -2, -1] }, "down");
+    // k = 0.3, γ = 0.1: up keeps [.., 7, 8, 9, 0], down keeps [0, −9, −8, −7, 0, ..]; no overlap, so each wins its own
+    const bt = await compute(run("breadcrumbs_ties", { xs: [up, down], base: b, k: 0.3, γ: 0.1 }));
+    expect(Array.from(bt.w)).toEqual([0, -9, -8, -7, 0, 0, 7, 8, 9, 0]);
+    // dare_ties, p = 0.5: d̂ = 2d where kept; vote on the sum of the kept values, mean of the agreeing ones
+    const dt = await compute(run("dare_ties", { xs: [up, down], base: b, p: 0.5, seed: 3 }));
+    const keep = (i: number) => (j: number) => randAt(randKey(3, `drop/${i}`, "w"), j) < 0.5;
+    const want = Array.from({ length: 10 }, (_, j) => {
+      const u = [keep(0)(j) ? 2 * (j + 1) : 0, keep(1)(j) ? 2 * (j - 10) : 0];
+      const gamma = u[0] + u[1] >= 0 ? 1 : -1;
+      const agree = u.filter((v) => Math.sign(v) === gamma);
+      return agree.length ? agree.reduce((s, v) => s + v, 0) / agree.length : 0;
+    });
+    expect(Array.from(dt.w)).toEqual(want);
+    expect(want.some((v, j) => v !== 0 && v !== 2 * (j + 1))).toBe(true); // the vote picked "down" somewhere
+  });
+
   it("dare_linear: kept elements are d/(1 − p), exactly where rand < 1 − p", async () => {
     const n = 64;
     const b = tiny({ w: new Array(n).fill(0) }, "b");

@@ -1,0 +1,127 @@
+/**
+ * Building blocks: each one's values on small hand-computed cases, and the
+ * built-in methods rewritten as compositions of blocks give the same bits.
+ */
+import fs from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { combine, type ModelValue, type Node } from "../../kernel/engine/index.js";
+import { lookup as registryLookup } from "../../stdlib/registry.js";
+import { defineMethod } from "../../stdlib/define.js";
+import { invoke } from "../../stdlib/methods/define.js";
+import type { Value } from "../../stdlib/spec.js";
+import { compute, computeF32, makeFixture, run, tiny, type Fixture } from "./methods/harness.js";
+
+const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+const list = (v: unknown) => v as ModelValue[];
+const add = (a: ModelValue | number, b: ModelValue | number) => combine("+", a, b) as ModelValue;
+const mul = (a: ModelValue | number, b: ModelValue | number) => combine("*", a, b) as ModelValue;
+
+describe("blocks on hand-computed cases", () => {
+  const x = tiny({ w: [3, -1, 0, 2, -4] }, "x");
+  const y = tiny({ w: [1, 1, 1, 1, 1] }, "y");
+
+  it("sign, abs, clamp, where", async () => {
+    expect(Array.from((await compute(run("sign", { x }))).w)).toEqual([1, -1, 0, 1, -1]);
+    expect(Array.from((await compute(run("abs", { x }))).w)).toEqual([3, 1, 0, 2, 4]);
+    expect(Array.from((await compute(run("clamp", { x, min: -2, max: 2.5 }))).w)).toEqual([2.5, -1, 0, 2, -2]);
+    expect(Array.from((await compute(run("where", { cond: x, a: y, b: -7 }))).w)).toEqual([1, 1, -7, 1, 1]);
+    expect(() => run("clamp", { x, min: 3, max: 1 })).toThrow(/min 3 is above max 1/);
+    expect(() => run("where", { cond: 1, a: 2, b: 3 })).toThrow(/at least one model/);
+  });
+
+  it("per-tensor norm, dot, cosine, quantile fill the tensor", async () => {
+    expect(Array.from((await compute(run("norm", { x }))).w)).toEqual(new Array(5).fill(Math.fround(Math.sqrt(30))));
+    expect(Array.from((await compute(run("dot", { a: x, b: y }))).w)).toEqual(new Array(5).fill(0));
+    const c = (await compute(run("cosine", { a: x, b: x }))).w;
+    expect(c[0]).toBeCloseTo(1, 6);
+    // sorted x: −4, −1, 0, 2, 3 → q = 0.5 is 0, q = 1 is 3, q = 0 is −4, q = 0.75 is 2
+    for (const [q, v] of [[0.5, 0], [1, 3], [0, -4], [0.75, 2]]) {
+      expect((await compute(run("quantile", { x, q }))).w[2], `q=${q}`).toBe(v);
+    }
+  });
+
+  it("trim and drop map over lists; task_vectors subtracts the base", async () => {
+    const base = tiny({ w: [1, 1, 1, 1, 1] }, "b");
+    const tvs = list(run("task_vectors", { xs: [x, y], base }));
+    expect(Array.from((await compute(tvs[0])).w)).toEqual([2, -2, -1, 1, -5]);
+    const trimmed = list(run("trim", { x: tvs, k: 0.4 })); // m = 2: keep |d| ≥ 2 (three tie at 2: kept)
+    expect(Array.from((await compute(trimmed[0])).w)).toEqual([2, -2, 0, 0, -5]);
+    expect(Array.from((await compute(trimmed[1])).w)).toEqual([0, 0, 0, 0, 0]); // y − b = 0: m = 2 largest of zeros
+    const dropped = list(run("drop", { x: [x, x], p: 0.5, seed: 1 }));
+    const [d0, d1] = [await compute(dropped[0]), await compute(dropped[1])];
+    for (const v of [...d0.w, ...d1.w]) expect([0, 6, -2, 4, -8]).toContain(v);
+    expect(Array.from(d0.w)).not.toEqual(Array.from(d1.w)); // list items draw from their own streams
+  });
+
+  it("elect_sign and disjoint_mean", async () => {
+    const t1 = tiny({ w: [1, -2, 3, 0] }, "t1");
+    const t2 = tiny({ w: [-3, 1, 1, 0] }, "t2");
+    expect(Array.from((await compute(run("elect_sign", { xs: [t1, t2] }))).w)).toEqual([-1, -1, 1, 1]);
+    expect(Array.from((await compute(run("disjoint_mean", { xs: [t1, t2] }))).w)).toEqual([-3, -2, 2, 0]);
+    expect(Array.from((await compute(run("disjoint_mean", { xs: [t1, t2], weights: [3, 1] }))).w)).toEqual([3 / 3, -6 / 3, (9 + 1) / 4, 0]);
+  });
+});
+
+describe("methods are compositions of blocks, bit for bit", () => {
+  let f: Fixture;
+  beforeAll(() => {
+    f = makeFixture("F32", 3, 21);
+  });
+  afterAll(() => fs.rmSync(f.dir, { recursive: true, force: true }));
+
+  async function same(a: ModelValue, b: ModelValue): Promise<void> {
+    const [x, y] = [await computeF32(a), await computeF32(b)];
+    expect(Object.keys(x).sort()).toEqual(Object.keys(y).sort());
+    for (const name of Object.keys(x)) expect(bits(x[name]), name).toEqual(bits(y[name]));
+  }
+
+  it("ties = base + λ·disjoint_mean(trim(task_vectors), elect_sign(…))", async () => {
+    const weights: Value = [1, 0.5, 2];
+    const tv = list(run("trim", { x: run("task_vectors", { xs: f.expertModels, base: f.baseModel }) as Value, k: 0.3 }));
+    const composed = add(f.baseModel, mul(0.7, run("disjoint_mean", { xs: tv, sign: run("elect_sign", { xs: tv, weights }), weights })));
+    await same(run("ties", { xs: f.expertModels, base: f.baseModel, k: 0.3, λ: 0.7, weights }), composed);
+  });
+
+  it("dare_ties = base + disjoint_mean(drop(task_vectors, p, seed), elect_sign(…))", async () => {
+    const tv = list(run("drop", { x: run("task_vectors", { xs: f.expertModels, base: f.baseModel }) as Value, p: 0.8, seed: 9 }));
+    const composed = add(f.baseModel, run("disjoint_mean", { xs: tv, sign: run("elect_sign", { xs: tv }) }));
+    await same(run("dare_ties", { xs: f.expertModels, base: f.baseModel, p: 0.8, seed: 9 }), composed);
+  });
+
+  it("task_arithmetic = base + λ·(w₀·d₀ + w₁·d₁ + w₂·d₂)", async () => {
+    const w = [0.5, 1, 1.5];
+    const tv = list(run("task_vectors", { xs: f.expertModels, base: f.baseModel }));
+    const sum = tv.map((d, i) => (w[i] === 1 ? d : mul(w[i], d))).reduce((a, b) => add(a, b));
+    await same(run("task_arithmetic", { xs: f.expertModels, base: f.baseModel, λ: 0.4, weights: w }), add(f.baseModel, mul(0.4, sum)));
+  });
+
+  it("ties composition differs when a step is left out (the comparison can fail)", async () => {
+    const tv = list(run("task_vectors", { xs: f.expertModels, base: f.baseModel }));
+    const untrimmed = add(f.baseModel, run("disjoint_mean", { xs: tv }));
+    const [a, b] = [await computeF32(run("ties", { xs: f.expertModels, base: f.baseModel, k: 0.3 })), await computeF32(untrimmed)];
+    const name = "model.layers.2.mlp.down_proj.weight";
+    expect(bits(a[name])).not.toEqual(bits(b[name]));
+  });
+});
+
+describe("defineMethod", () => {
+  it("registers a method the registry finds, with its params checked and schedules resolved", async () => {
+    const spec = defineMethod({
+      name: "halfway_test",
+      doc: "b + t·(x − b)",
+      example: "halfway_test(x, base=b, t=0.5)",
+      params: [
+        { name: "x", type: "model", required: true, doc: "expert" },
+        { name: "base", type: "model", required: true, doc: "base" },
+        { name: "t", type: ["number", "schedule"], default: 0.5, schedulable: true, range: { min: 0, max: 1 }, doc: "step" },
+      ],
+      compute: (g, { x, base }, _t, { t }) => g.add(base as Node, g.mul(g.sub(x as Node, base as Node), t as number)),
+    });
+    expect(registryLookup("halfway_test")).toBe(spec);
+    expect(spec.category).toBe("method");
+    const out = await compute(invoke(spec, { x: tiny({ w: [4, 8] }, "x"), base: tiny({ w: [0, 2] }, "b") }) as ModelValue);
+    expect(Array.from(out.w)).toEqual([2, 5]);
+    expect(() => invoke(spec, { x: tiny({ w: [1] }, "x"), base: tiny({ w: [1] }, "b"), t: 2 })).toThrow(/t = 2 is outside \[0, 1\]/);
+    expect(() => defineMethod({ ...spec, name: "bad name", compute: () => { throw new Error(); } })).toThrow(/not a valid name/);
+  });
+});
