@@ -29,6 +29,10 @@ const node = (ctx: Ctx, name: string, i = 0) => ctx[name]?.[i] as CstNode | unde
 const nodes = (ctx: Ctx, name: string) => (ctx[name] ?? []) as CstNode[];
 const toks = (ctx: Ctx, name: string) => (ctx[name] ?? []) as IToken[];
 
+const PREC: Record<string, number> = { or: 1, and: 2, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4, "+": 5, "-": 5, "*": 6, "/": 6 };
+const PREC_NOT = 3;
+const PREC_CMP = 4;
+
 const ESCAPES: Record<string, string> = { n: "\n", t: "\t", r: "\r", "0": "\0", "\\": "\\", '"': '"', "'": "'" };
 
 class AstBuilder extends BaseVisitor {
@@ -115,42 +119,42 @@ class AstBuilder extends BaseVisitor {
     return nodes(ctx, "statement").map((s) => this.visit(s) as Stmt);
   }
 
+  /**
+   * Precedence climbing over the flat chain: or (1) < and (2) < not (3) <
+   * comparisons (4, not chained) < + - (5) < * / (6); all left-associative.
+   */
   expression(ctx: Ctx): Expr {
-    return this.expr(node(ctx, "orExpr"));
-  }
-
-  /** Left-associative chains: operands[0] ops[0] operands[1] ... */
-  private chain(ctx: Ctx): Expr {
-    const operands = nodes(ctx, "operands").map((n) => this.expr(n));
+    const operands = nodes(ctx, "operands");
     const ops = toks(ctx, "ops");
-    let left = operands[0]!;
-    ops.forEach((op, i) => {
-      const right = operands[i + 1]!;
-      left = { kind: "binary", op: op.image as BinaryOp, left, right, opSpan: tokenSpan(op), span: spanFrom(left.span, right.span) };
-    });
-    return left;
-  }
-  orExpr(ctx: Ctx): Expr {
-    return this.chain(ctx);
-  }
-  andExpr(ctx: Ctx): Expr {
-    return this.chain(ctx);
-  }
-  comparison(ctx: Ctx): Expr {
-    return this.chain(ctx);
-  }
-  additive(ctx: Ctx): Expr {
-    return this.chain(ctx);
-  }
-  multiplicative(ctx: Ctx): Expr {
-    return this.chain(ctx);
+    let k = 0;
+    const operand = (): Expr => {
+      const o = operands[k++]!.children as Ctx;
+      const nots = toks(o, "Not");
+      let e = this.expr(node(o, "unary"));
+      if (nots.length === 0) return e;
+      e = climb(e, PREC_NOT + 1); // `not a < b` is not (a < b)
+      for (const t of [...nots].reverse()) e = { kind: "unary", op: "not", operand: e, span: spanFrom(tokenSpan(t), e.span) };
+      return e;
+    };
+    const climb = (first: Expr, minPrec: number): Expr => {
+      let left = first;
+      let comparedAt: IToken | undefined;
+      while (k - 1 < ops.length) {
+        const op = ops[k - 1]!;
+        const p = PREC[op.image]!;
+        if (p < minPrec) break;
+        if (p === PREC_CMP && comparedAt) this.errors.push({ span: tokenSpan(op), message: `comparisons cannot be chained: write 'a ${comparedAt.image} b and b ${op.image} c'` });
+        const right = climb(operand(), p + 1);
+        left = { kind: "binary", op: op.image as BinaryOp, left, right, opSpan: tokenSpan(op), span: spanFrom(left.span, right.span) };
+        comparedAt = p === PREC_CMP ? op : undefined;
+      }
+      return left;
+    };
+    return climb(operand(), 0);
   }
 
-  notExpr(ctx: Ctx): Expr {
-    const not = tok(ctx, "Not");
-    if (!not) return this.expr(node(ctx, "comparison"));
-    const operand = this.expr(node(ctx, "notExpr"));
-    return { kind: "unary", op: "not", operand, span: spanFrom(tokenSpan(not), operand.span) };
+  operand(): never {
+    throw new Error("visited through expression");
   }
 
   unary(ctx: Ctx): Expr {

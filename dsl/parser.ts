@@ -8,10 +8,9 @@
  *   defStmt    := "def" NAME "(" params? ")" ("=" expression | block)
  *   ifStmt     := "if" expression block ("else" (ifStmt | block))?
  *   block      := "{" (statement SEP)* "}"
- *   expression := or;  or := and ("or" and)*;  and := not ("and" not)*
- *   not        := "not" not | comparison;  comparison := additive (CMP additive)?
- *   additive   := multiplicative (("+"|"-") multiplicative)*
- *   multiplicative := unary (("*"|"/") unary)*;  unary := ("-"|"+") unary | postfix
+ *   expression := operand (BINOP operand)*      (precedence: or < and < not < comparisons < + - < * /,
+ *   operand    := "not"* unary                    applied by build-ast.ts; comparisons do not chain)
+ *   unary      := ("-"|"+") unary | postfix
  *   postfix    := atom ( "(" args ")" | "[" subscript "]" | "." NAME )*
  *   atom       := NUMBER | STRING | true | false | none | NAME | "(" expression ")" | list | dict
  *   list       := "[" (expression (compClause+ | ("," expression)* ","?))? "]"
@@ -40,10 +39,7 @@ function firstTokens(paths: TokenType[][]): string[] {
 const friendlyRule: Record<string, string> = {
   atom: "an expression",
   expression: "an expression",
-  orExpr: "an expression",
-  andExpr: "an expression",
-  notExpr: "an expression",
-  comparison: "an expression",
+  operand: "an expression",
   unary: "an expression",
   statement: "a statement",
   argument: "an argument",
@@ -160,67 +156,18 @@ class MergeParser extends CstParser {
     this.CONSUME(T.BlockClose);
   });
 
+  /** A flat chain `operand (op operand)*`; precedence is applied by build-ast.ts (fewer rule levels per atom). */
   expression = this.RULE("expression", () => {
-    this.SUBRULE(this.orExpr);
-  });
-
-  orExpr = this.RULE("orExpr", () => {
-    this.SUBRULE(this.andExpr, { LABEL: "operands" });
+    this.SUBRULE(this.operand, { LABEL: "operands" });
     this.MANY(() => {
-      this.CONSUME(T.Or, { LABEL: "ops" });
-      this.SUBRULE2(this.andExpr, { LABEL: "operands" });
+      this.CONSUME(T.BinOp, { LABEL: "ops" });
+      this.SUBRULE2(this.operand, { LABEL: "operands" });
     });
   });
 
-  andExpr = this.RULE("andExpr", () => {
-    this.SUBRULE(this.notExpr, { LABEL: "operands" });
-    this.MANY(() => {
-      this.CONSUME(T.And, { LABEL: "ops" });
-      this.SUBRULE2(this.notExpr, { LABEL: "operands" });
-    });
-  });
-
-  notExpr = this.RULE("notExpr", () => {
-    this.OR([
-      {
-        ALT: () => {
-          this.CONSUME(T.Not);
-          this.SUBRULE(this.notExpr);
-        },
-      },
-      { ALT: () => this.SUBRULE(this.comparison) },
-    ]);
-  });
-
-  comparison = this.RULE("comparison", () => {
-    this.SUBRULE(this.additive, { LABEL: "operands" });
-    this.OPTION(() => {
-      this.OR([
-        { ALT: () => this.CONSUME(T.Eq, { LABEL: "ops" }) },
-        { ALT: () => this.CONSUME(T.NotEq, { LABEL: "ops" }) },
-        { ALT: () => this.CONSUME(T.LessEq, { LABEL: "ops" }) },
-        { ALT: () => this.CONSUME(T.GreaterEq, { LABEL: "ops" }) },
-        { ALT: () => this.CONSUME(T.Less, { LABEL: "ops" }) },
-        { ALT: () => this.CONSUME(T.Greater, { LABEL: "ops" }) },
-      ]);
-      this.SUBRULE2(this.additive, { LABEL: "operands" });
-    });
-  });
-
-  additive = this.RULE("additive", () => {
-    this.SUBRULE(this.multiplicative, { LABEL: "operands" });
-    this.MANY(() => {
-      this.OR([{ ALT: () => this.CONSUME(T.Plus, { LABEL: "ops" }) }, { ALT: () => this.CONSUME(T.Minus, { LABEL: "ops" }) }]);
-      this.SUBRULE2(this.multiplicative, { LABEL: "operands" });
-    });
-  });
-
-  multiplicative = this.RULE("multiplicative", () => {
-    this.SUBRULE(this.unary, { LABEL: "operands" });
-    this.MANY(() => {
-      this.OR([{ ALT: () => this.CONSUME(T.Star, { LABEL: "ops" }) }, { ALT: () => this.CONSUME(T.Slash, { LABEL: "ops" }) }]);
-      this.SUBRULE2(this.unary, { LABEL: "operands" });
-    });
+  operand = this.RULE("operand", () => {
+    this.MANY(() => this.CONSUME(T.Not));
+    this.SUBRULE(this.unary);
   });
 
   unary = this.RULE("unary", () => {
@@ -344,13 +291,13 @@ class MergeParser extends CstParser {
           this.CONSUME(T.For);
           this.CONSUME(T.Identifier);
           this.CONSUME(T.In);
-          this.SUBRULE(this.orExpr, { LABEL: "iter" });
+          this.SUBRULE(this.expression, { LABEL: "iter" });
         },
       },
       {
         ALT: () => {
           this.CONSUME(T.If);
-          this.SUBRULE2(this.orExpr, { LABEL: "cond" });
+          this.SUBRULE2(this.expression, { LABEL: "cond" });
         },
       },
     ]);

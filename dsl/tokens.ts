@@ -12,16 +12,19 @@ const letter = "A-Za-z_\\u0370-\\u03FF\\u1F00-\\u1FFF";
 
 export const Identifier = createToken({ name: "Identifier", pattern: new RegExp(`[${letter}][${letter}0-9]*`), label: "a name" });
 
-function keyword(name: string, word: string | RegExp, label = `'${String(word)}'`): TokenType {
-  return createToken({ name, pattern: word, longer_alt: Identifier, label });
+/** Every binary operator (the parser reads `operand (BinOp operand)*`; build-ast.ts applies precedence). */
+export const BinOp = createToken({ name: "BinOp", pattern: Lexer.NA, label: "an operator" });
+
+function keyword(name: string, word: string | RegExp, label = `'${String(word)}'`, categories: TokenType[] = []): TokenType {
+  return createToken({ name, pattern: word, longer_alt: Identifier, label, categories });
 }
 export const Def = keyword("Def", "def");
 export const For = keyword("For", "for");
 export const In = keyword("In", "in");
 export const If = keyword("If", "if");
 export const Else = keyword("Else", "else");
-export const And = keyword("And", "and");
-export const Or = keyword("Or", "or");
+export const And = keyword("And", "and", "'and'", [BinOp]);
+export const Or = keyword("Or", "or", "'or'", [BinOp]);
 export const Not = keyword("Not", "not");
 export const True = keyword("True", /true|True/, "'true'");
 export const False = keyword("False", /false|False/, "'false'");
@@ -44,17 +47,17 @@ export const UnterminatedString = createToken({
   label: "an unterminated string",
 });
 
-export const Eq = createToken({ name: "Eq", pattern: /==/, label: "'=='" });
-export const NotEq = createToken({ name: "NotEq", pattern: /!=/, label: "'!='" });
-export const LessEq = createToken({ name: "LessEq", pattern: /<=/, label: "'<='" });
-export const GreaterEq = createToken({ name: "GreaterEq", pattern: />=/, label: "'>='" });
-export const Less = createToken({ name: "Less", pattern: /</, label: "'<'" });
-export const Greater = createToken({ name: "Greater", pattern: />/, label: "'>'" });
+export const Eq = createToken({ name: "Eq", pattern: /==/, label: "'=='", categories: [BinOp] });
+export const NotEq = createToken({ name: "NotEq", pattern: /!=/, label: "'!='", categories: [BinOp] });
+export const LessEq = createToken({ name: "LessEq", pattern: /<=/, label: "'<='", categories: [BinOp] });
+export const GreaterEq = createToken({ name: "GreaterEq", pattern: />=/, label: "'>='", categories: [BinOp] });
+export const Less = createToken({ name: "Less", pattern: /</, label: "'<'", categories: [BinOp] });
+export const Greater = createToken({ name: "Greater", pattern: />/, label: "'>'", categories: [BinOp] });
 export const Assign = createToken({ name: "Assign", pattern: /=/, label: "'='" });
-export const Plus = createToken({ name: "Plus", pattern: /\+/, label: "'+'" });
-export const Minus = createToken({ name: "Minus", pattern: /-/, label: "'-'" });
-export const Star = createToken({ name: "Star", pattern: /\*/, label: "'*'" });
-export const Slash = createToken({ name: "Slash", pattern: /\//, label: "'/'" });
+export const Plus = createToken({ name: "Plus", pattern: /\+/, label: "'+'", categories: [BinOp] });
+export const Minus = createToken({ name: "Minus", pattern: /-/, label: "'-'", categories: [BinOp] });
+export const Star = createToken({ name: "Star", pattern: /\*/, label: "'*'", categories: [BinOp] });
+export const Slash = createToken({ name: "Slash", pattern: /\//, label: "'/'", categories: [BinOp] });
 
 export const LParen = createToken({ name: "LParen", pattern: /\(/, label: "'('" });
 export const RParen = createToken({ name: "RParen", pattern: /\)/, label: "')'" });
@@ -93,8 +96,11 @@ export const allTokens: TokenType[] = [
   BlockOpen, BlockClose,
   Comma, Colon, Dot,
   Sep,
+  BinOp,
 ];
 
-export const lexer = new Lexer(allTokens, { positionTracking: "full", ensureOptimizations: false });
+/** What the lexer matches: everything but the pattern-less tokens the layout pass creates (Sep, BlockOpen, BlockClose). */
+const lexed = allTokens.filter((t) => t.PATTERN !== Lexer.NA);
+export const lexer = new Lexer(lexed, { positionTracking: "full", ensureOptimizations: true });
 
 export const keywords = ["def", "for", "in", "if", "else", "and", "or", "not", "true", "false", "none"];

@@ -107,7 +107,7 @@ export const specs: FunctionSpec[] = [
     example: "trim(task_vectors(experts, base), k=0.2)",
     paper: { title: "TIES-Merging: Resolving Interference When Merging Models (Yadav et al., 2023)", url: "https://arxiv.org/abs/2306.01708" },
     params: [modelOrList("x", "a task vector or a list of them"), kTrim],
-    returns: "models",
+    returns: "any", // a model for a model, a list for a list
     call: (a: Args) => {
       checkNum(kTrim, a.k);
       return eachModel(a.x, "x", (m) =>
@@ -120,7 +120,7 @@ export const specs: FunctionSpec[] = [
     example: "drop(task_vectors(experts, base), p=0.9, seed=7)",
     paper: { title: "Language Models are Super Mario (Yu et al., 2024)", url: "https://arxiv.org/abs/2311.03099" },
     params: [modelOrList("x", "a task vector or a list of them"), P.pParam, P.seedParam, P.rescaleParam],
-    returns: "models",
+    returns: "any", // a model for a model, a list for a list
     call: (a: Args) => {
       checkNum(P.pParam, a.p);
       const seed = (a.seed as number | undefined) ?? 0;

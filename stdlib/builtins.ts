@@ -11,7 +11,7 @@ import { layers as layerSchedule, match as matchSchedule, isSchedule, type Sched
 import { buildPlan, explainPlan, parseDtype } from "../kernel/engine/plan.js";
 import { saveModel, type Progress, type SaveSummary } from "../kernel/engine/exec/index.js";
 import { withProgress } from "../kernel/notebook/progress.js";
-import { parseSize } from "../kernel/io/writer.js";
+import { parseSize } from "../kernel/io/index.js";
 import { Dict, Table, type Args, type CallContext, type FunctionSpec, type Value } from "./spec.js";
 import { formatValue, describeValue } from "../dsl/values.js";
 import { cardForSave } from "../kernel/engine/card.js";

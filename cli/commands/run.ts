@@ -6,12 +6,14 @@
  * translated to a merge script (cli/mergekit.ts) that saves to OUT.
  */
 import fs from "node:fs";
+import path from "node:path";
 import { MergelabError } from "../../kernel/errors.js";
 import type { Value } from "../../stdlib/spec.js";
 import { Dict } from "../../stdlib/spec.js";
 import { Session, ScriptError, parse, formatValue, type Expr } from "../../dsl/index.js";
 import { didYouMean } from "../../dsl/diagnostics.js";
 import { ProgressReporter, progressMode } from "../progress.js";
+import { parseShard } from "../../kernel/engine/shard.js";
 
 const USAGE = `usage: mergelab run FILE [OUT] [options]
 
@@ -26,13 +28,15 @@ options:
   --workers N        worker threads (0: run in this thread)
   --chunk-size N     elements per input per chunk
   --quiet            no progress and no "saved" lines
-  --json             print one JSON summary on stdout at the end`;
+  --json             print one JSON summary on stdout at the end
+  --shard I/N        write only shard I (0-based) of N of every save() into OUT/.shards/;
+                     'mergelab finalize OUT' assembles them (see docs/cli.md)`;
 
 export interface ScriptArgs {
   file: string;
   positional: string[];
   overrides: Map<string, Value>;
-  flags: { dryRun: boolean; quiet: boolean; json: boolean; help: boolean; workers?: number; chunkSize?: number };
+  flags: { dryRun: boolean; quiet: boolean; json: boolean; help: boolean; workers?: number; chunkSize?: number; shard?: string };
 }
 
 /** Parse the options shared by run, check and explain. */
@@ -60,6 +64,7 @@ export function parseScriptArgs(argv: string[], verb: string, usage: string): Sc
     else if (opt === "--json") flags.json = true;
     else if (opt === "--workers") flags.workers = intArg("--workers", value());
     else if (opt === "--chunk-size") flags.chunkSize = intArg("--chunk-size", value());
+    else if (opt === "--shard") flags.shard = value() ?? "";
     else if (a.startsWith("-") && a !== "-") throw new MergelabError(`${verb}: unknown option '${a}'\n\n${usage}`);
     else positional.push(a);
   }
@@ -138,7 +143,13 @@ export async function run(argv: string[]): Promise<number> {
   const session = new Session({
     cwd: process.cwd(),
     stdout: (t) => void (flags.json ? process.stderr : process.stdout).write(t),
-    options: { workers: flags.workers, chunkSize: flags.chunkSize, quiet: flags.quiet },
+    options: {
+      workers: flags.workers,
+      chunkSize: flags.chunkSize,
+      quiet: flags.quiet,
+      shard: flags.shard === undefined ? undefined : parseShard(flags.shard),
+      recipe: { text, mergekitConfig: /\.ya?ml$/i.test(file) ? { file: path.basename(file), text: fs.readFileSync(file, "utf8") } : undefined },
+    },
     signal: controller.signal,
     progress: reporter.update,
     onSaved: (s) => reporter.saved(s),

@@ -11,8 +11,8 @@
 import path from "node:path";
 import fs from "node:fs";
 import { MergelabError } from "../errors.js";
-import { openCheckpoint, compareTensorNames, type Checkpoint } from "../io/checkpoint.js";
-import { DTYPES, isComputedFloat, type DType } from "../io/dtypes.js";
+import { openCheckpoint, compareTensorNames, type Checkpoint } from "../io/index.js";
+import { DTYPES, isComputedFloat, type DType } from "../io/index.js";
 import { tf } from "../runtime.js";
 import type { MimeBundle } from "../../stdlib/spec.js";
 import { Graph, type BinaryOp, type Node } from "./ir.js";

@@ -17,8 +17,8 @@
  */
 import os from "node:os";
 import { MergelabError } from "../errors.js";
-import { compareTensorNames } from "../io/checkpoint.js";
-import { DTYPES, isComputedFloat, type DType } from "../io/dtypes.js";
+import { compareTensorNames } from "../io/index.js";
+import { DTYPES, isComputedFloat, type DType } from "../io/index.js";
 import type { MimeBundle } from "../../stdlib/spec.js";
 import { Graph, constValue, isReduceNode, type Node } from "./ir.js";
 import { formatCount, type ModelValue, type Source } from "./model.js";

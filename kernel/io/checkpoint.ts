@@ -114,8 +114,8 @@ export class Checkpoint {
   readF32(name: string, startElem: number, count: number, out?: Float32Array): Float32Array {
     const t = this.tensor(name);
     this.checkRange(t, startElem, count, t.numel, "elements");
-    const dest = out ? out.subarray(0, count) : new Float32Array(count);
     if (out && out.length < count) throw new RangeError(`output buffer holds ${out.length} elements, ${count} requested`);
+    const dest = out ? out.subarray(0, count) : new Float32Array(count);
     const size = DTYPES[t.dtype].size;
     const position = t.offset + startElem * size;
     if (t.dtype === "F32") {

@@ -31,6 +31,7 @@ export {
 } from "./checkpoint.js";
 export { compareCheckpoints, assertCompatible, type CompatibilityReport, type MissingTensor, type ShapeMismatch, type MixedDtype } from "./compare.js";
 export {
-  CheckpointWriter, provenanceMetadata, writeChunkF32, writeChunkRaw, closeChunkFiles, parseSize, planShards, nonWeightFiles, DEFAULT_SHARD_SIZE,
-  type OutputTensor, type WriterOptions, type WriterLayout, type LaidOutTensor,
-} from "./writer.js";
+  writeChunkF32, writeChunkRaw, closeChunkFiles, parseSize, planShards, DEFAULT_SHARD_SIZE,
+  type OutputTensor, type WriterLayout, type LaidOutTensor,
+} from "./layout.js";
+export { CheckpointWriter, provenanceMetadata, nonWeightFiles, type WriterOptions } from "./writer.js";

@@ -266,3 +266,4 @@ export { saveClassifier, loadClassifier, toLayers, fromLayers } from "./checkpoi
 export { pools, selectTasks, type Task } from "./tasks.js";
 export { accuracy, classAccuracy } from "./metrics.js";
 export { computeFindings, type Finding, type Verdict } from "./findings.js";
+export { meanBy, baselineTable, hyperparameterTable, findingsTable } from "./report.js";

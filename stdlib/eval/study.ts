@@ -44,17 +44,17 @@ export interface Profile extends TrainingProfile {
 
 const SWEEP: Profile["sweep"] = {
   average: [{}],
-  task_arithmetic: [0.2, 0.35, 0.5, 0.7, 1.0].map((λ) => ({ λ })),
-  ties: [0.1, 0.3].flatMap((k) => [0.7, 1.0, 1.3].map((λ) => ({ k, λ }))),
-  dare_ties: [0.5, 0.8].flatMap((p) => [0.7, 1.0, 1.3].map((λ) => ({ p, λ }))),
+  task_arithmetic: [0.1, 0.2, 0.35, 0.5, 0.7, 1.0].map((λ) => ({ λ })),
+  ties: [0.1, 0.3, 0.6].flatMap((k) => [0.7, 1.0, 1.3].map((λ) => ({ k, λ }))),
+  dare_ties: [0.3, 0.6, 0.9].flatMap((p) => [0.7, 1.0, 1.3].map((λ) => ({ p, λ }))),
 };
 
 export const PROFILES: Record<"full" | "quick", Profile> = {
   full: {
     name: "full",
-    widths: [16, 48, 128, 320],
+    widths: [16, 40, 100, 250],
     batch: 128,
-    steps: { pretrain: 1500, instruct: 1000, expert: 300, multitask: 600 },
+    steps: { pretrain: 1200, instruct: 1000, expert: 300, multitask: 600 },
     lr: { pretrain: 2e-3, instruct: 1e-3, finetune: 1e-3 },
     seed: 1,
     expertCounts: [2, 4, 6, 8],

@@ -141,6 +141,12 @@ export function applyMethod(def: MethodDefinition, args: Args): ModelValue {
   if (flat.length === 0) throw new MergelabError(`${def.name}: no models given`);
   def.check?.(args, models);
   const count = Math.max(...slots.filter((s) => s.list).map((s) => s.count), 1);
+  for (const p of def.params) {
+    const v = args[p.name];
+    if (p.perModel && Array.isArray(v) && v.length !== count) {
+      throw new MergelabError(`${p.name}: ${v.length} values for ${count} models`, { param: p.name });
+    }
+  }
   const call: CallInfo = { id: `${def.name}#${calls++}`, models };
   const label = `${def.name}(${slots.map((s) => (s.list ? `[${(models[s.name] as ModelValue[]).map((m) => m.label).join(", ")}]` : (models[s.name] as ModelValue).label)).join(", ")})`;
   const primaryName = def.primary ?? (models.base ? "base" : slots[0].name);

@@ -107,20 +107,22 @@ export function generateSource(nodes: SerialNode[], pass: PassSpec, outputs: num
     else body.push(`{ const x = ${x}; if (x === x) a${k} = Math.${nodes[r].op}(a${k}, x); }`);
     post.push(`A[${k}] = a${k};`);
   });
-  let h = 0;
-  for (const r of pass.kthHigh) {
-    pre.push(`const h${h} = H[${h}];`);
-    body.push(`{ const x = ${elem(nodes[r].src[0])}; if (x === x) { F[0] = x + 0; const b = Q[0]; h${h}[(b ^ ((b >> 31) | 0x80000000)) >>> 16]++; } }`);
-    h++;
-  }
-  pass.kthLow.forEach((r, k) => {
-    pre.push(`const h${h} = H[${h}]; const sel${k} = B[${k}];`);
-    body.push(
-      `{ const x = ${elem(nodes[r].src[0])}; if (x === x) { F[0] = x + 0; const b = Q[0]; const key = b ^ ((b >> 31) | 0x80000000); ` +
-        `if ((key >>> 16) === sel${k}) h${h}[key & 0xffff]++; } }`,
-    );
-    h++;
+  // kth nodes over the same values share one high-bits histogram, and one key computation per element
+  const high = highSlots(nodes, pass.kthHigh);
+  high.sources.forEach((src, k) => {
+    pre.push(`const h${k} = H[${k}];`);
+    body.push(`{ const x = ${elem(src)}; if (x === x) { F[0] = x + 0; const b = Q[0]; h${k}[(b ^ ((b >> 31) | 0x80000000)) >>> 16]++; } }`);
   });
+  const lowBySource = new Map<number, number[]>();
+  pass.kthLow.forEach((r, k) => {
+    const src = nodes[r].src[0];
+    lowBySource.set(src, [...(lowBySource.get(src) ?? []), k]);
+    pre.push(`const l${k} = H[${high.sources.length + k}]; const sel${k} = B[${k}];`);
+  });
+  for (const [src, ks] of lowBySource) {
+    const updates = ks.map((k) => `if (hi === sel${k}) l${k}[key & 0xffff]++;`).join(" ");
+    body.push(`{ const x = ${elem(src)}; if (x === x) { F[0] = x + 0; const b = Q[0]; const key = b ^ ((b >> 31) | 0x80000000); const hi = key >>> 16; ${updates} } }`);
+  }
   pass.outputs.forEach((o, k) => {
     pre.push(`const o${k} = O[${k}];`);
     body.push(`o${k}[i] = ${ref(outputs[o])};`);
@@ -137,6 +139,22 @@ function build(nodes: SerialNode[], pass: PassSpec, outputs: number[]): PassFn {
 }
 
 // ---------------------------------------------------------------- radix select
+
+/**
+ * High-bits histogram slots of a pass: one per distinct source among `kths`
+ * (in first-use order); `slotOf[j]` is the slot of kths[j]. The executor's H
+ * holds these slots, then one low-bits histogram per kthLow node.
+ */
+export function highSlots(nodes: SerialNode[], kths: readonly number[]): { sources: number[]; slotOf: number[] } {
+  const sources: number[] = [];
+  const slotOf = kths.map((r) => {
+    const src = nodes[r].src[0];
+    let k = sources.indexOf(src);
+    if (k < 0) k = sources.push(src) - 1;
+    return k;
+  });
+  return { sources, slotOf };
+}
 
 /** The float32 whose order-preserving key is `key` (inverse of b ^ ((b >> 31) | 0x80000000)). */
 export function keyToFloat(key: number): number {

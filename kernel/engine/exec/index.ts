@@ -4,9 +4,9 @@
  * statistics (analysis functions).
  */
 import { MergelabError } from "../../errors.js";
-import { compareTensorNames } from "../../io/checkpoint.js";
-import type { DType } from "../../io/dtypes.js";
-import { CheckpointWriter, type OutputTensor } from "../../io/writer.js";
+import { compareTensorNames } from "../../io/index.js";
+import type { DType } from "../../io/index.js";
+import { CheckpointWriter, provenanceMetadata, type OutputTensor } from "../../io/index.js";
 import { initRuntime, tf } from "../../runtime.js";
 import type { Graph, Node } from "../ir.js";
 import type { ModelValue } from "../model.js";
@@ -42,11 +42,12 @@ function outputTensors(plan: Plan): OutputTensor[] {
   return plan.jobs.map((j) => ({ name: j.name, shape: j.shape, dtype: j.kind === "carry" ? j.dtype : j.outputs[0].dtype }));
 }
 
+/** mergelab's version, for provenance (kept equal to package.json by the release). */
+export const ENGINE_VERSION = "0.1.0";
+
 function provenance(model: ModelValue, plan: Plan): Record<string, string> {
-  const inputs = plan.sources.map((s) =>
-    s.kind === "checkpoint" ? { path: s.checkpoint.path, headers: s.checkpoint.headerHashes } : { path: s.label },
-  );
-  return { generator: "mergelab", model: model.label, inputs: JSON.stringify(inputs) };
+  const inputs = plan.sources.flatMap((s) => (s.kind === "checkpoint" ? [s.checkpoint] : []));
+  return { ...provenanceMetadata({ version: ENGINE_VERSION, inputs }), mergelab_model: model.label };
 }
 
 /**

@@ -6,11 +6,11 @@
  * arithmetic on them (float64, as evaluateNaive). When the tensor fits in one
  * chunk its inputs are decoded once and every pass reuses them.
  */
-import { Checkpoint, type CheckpointDescription } from "../../io/checkpoint.js";
-import { DTYPES, type DType } from "../../io/dtypes.js";
+import { Checkpoint, type CheckpointDescription } from "../../io/index.js";
+import { DTYPES, type DType } from "../../io/index.js";
 import { applyBinary, applyUnary, constValue, isBinary, isReduceNode, isUnary, randKey, type Node } from "../ir.js";
 import type { CarryJob, ComputeJob, PassSpec } from "../plan.js";
-import { clampRank, compilePass, histTotal, keyToFloat, selectBin } from "./compile.js";
+import { clampRank, compilePass, highSlots, histTotal, keyToFloat, selectBin } from "./compile.js";
 
 /** A plan source as plain data (crosses to workers). */
 export type SourceDescription =
@@ -151,7 +151,8 @@ export function runComputeJob(job: ComputeJob, ctx: RunContext, sink: JobSink): 
     const fn = compilePass(job.signature, String(p), job.nodes, pass, job.outputs.map((o) => o.node));
     const A = new Float64Array(pass.reduces.length);
     pass.reduces.forEach((r, k) => (A[k] = job.nodes[r].op === "sum" ? 0 : job.nodes[r].op === "max" ? -Infinity : Infinity));
-    const H = [...pass.kthHigh, ...pass.kthLow].map((_, k) => ctx.buffers.histAt(k));
+    const high = highSlots(job.nodes, pass.kthHigh);
+    const H = [...high.sources, ...pass.kthLow].map((_, k) => ctx.buffers.histAt(k));
     const B = Int32Array.from(pass.kthLow, (r) => kth.get(r)!.bin);
     const O = pass.outputs.map((_, k) => ctx.buffers.f32At(outSlot0 + k, chunk));
     const I: Float32Array[] = new Array(pass.inputs.length);
@@ -162,7 +163,7 @@ export function runComputeJob(job: ComputeJob, ctx: RunContext, sink: JobSink): 
       pass.outputs.forEach((o, k) => sink.writeF32(job, o, start, O[k].subarray(0, len)));
     }
     if (job.numel === 0) pass.outputs.forEach((o, k) => sink.writeF32(job, o, 0, O[k].subarray(0, 0)));
-    finishPass(job, pass, st, kth, A, H);
+    finishPass(job, pass, st, kth, A, H, high.slotOf);
   });
   st.propagate();
   const out: Record<string, number> = {};
@@ -180,24 +181,26 @@ function readInput(job: ComputeJob, n: number, start: number, len: number, whole
 }
 
 /** After a pass: reduce results, kth low → value, scalar arithmetic, kth high → selected bin. */
-function finishPass(job: ComputeJob, pass: PassSpec, st: ScalarState, kth: Map<number, KthState>, A: Float64Array, H: Int32Array[]): void {
+function finishPass(job: ComputeJob, pass: PassSpec, st: ScalarState, kth: Map<number, KthState>, A: Float64Array, H: Int32Array[], slotOf: number[]): void {
+  const lowBase = H.length - pass.kthLow.length;
   pass.reduces.forEach((r, k) => st.set(r, A[k]));
   pass.kthLow.forEach((r, k) => {
     const s = kth.get(r)!;
     if (s.bin < 0) return;
-    const low = selectBin(H[pass.kthHigh.length + k], s.rank).bin;
+    const low = selectBin(H[lowBase + k], s.rank).bin;
     st.set(r, keyToFloat(((s.bin << 16) | low) | 0));
   });
   st.propagate();
-  pass.kthHigh.forEach((r, k) => {
-    const total = histTotal(H[k]);
+  pass.kthHigh.forEach((r, j) => {
+    const h = H[slotOf[j]];
+    const total = histTotal(h);
     const m = clampRank(st.S[job.nodes[r].src[1]], total);
     if (total === 0 || !(m >= 1)) {
       kth.set(r, { bin: -1, rank: 0 });
       st.set(r, NaN);
       return;
     }
-    kth.set(r, selectBin(H[k], m));
+    kth.set(r, selectBin(h, m));
   });
 }
 
@@ -213,7 +216,8 @@ export function runModelPass(job: ComputeJob, ctx: RunContext, stage: "high" | "
   const fn = compilePass(job.signature, `model-${stage}`, job.nodes, pass, []);
   const st = new ScalarState(job, ctx.modelValues);
   st.propagate();
-  const H = ids.map((_, k) => ctx.buffers.histAt(k));
+  const high = highSlots(job.nodes, ids);
+  const H = (stage === "high" ? high.sources : ids).map((_, k) => ctx.buffers.histAt(k));
   const keyOf = new Map(job.modelKeys);
   const B = Int32Array.from(ids, (r) => bins[keyOf.get(r)!] ?? -1);
   const whole = job.numel <= ctx.chunkSize;
@@ -230,7 +234,7 @@ export function runModelPass(job: ComputeJob, ctx: RunContext, stage: "high" | "
     const key = keyOf.get(r)!;
     let acc = hists.get(key);
     if (!acc) hists.set(key, (acc = new Float64Array(65536)));
-    const h = H[k];
+    const h = H[stage === "high" ? high.slotOf[k] : k];
     for (let b = 0; b < 65536; b++) acc[b] += h[b];
   });
 }

@@ -10,7 +10,7 @@ import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { InterruptedError, MergelabError } from "../../errors.js";
-import type { WriterLayout } from "../../io/writer.js";
+import type { WriterLayout } from "../../io/index.js";
 import type { ComputeJob, Plan } from "../plan.js";
 import { clampRank, histTotal, keyToFloat, selectBin } from "./compile.js";
 import type { SourceDescription } from "./job.js";
@@ -77,28 +77,37 @@ class InlineRunner implements Runner {
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: unknown) => void };
 
+/** Idle workers kept between executions (unref'd: they never keep the process alive). */
+const idle: Worker[] = [];
+
 class WorkerRunner implements Runner {
   private readonly worker: Worker;
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private dead: Error | undefined;
+  private readonly ready: Promise<unknown>;
+  private readonly onMessage = (msg: { id: number; ok: boolean; result?: unknown; error?: { message: string; stack?: string; user: boolean; details?: object } }) => {
+    const p = this.pending.get(msg.id);
+    if (!p) return;
+    this.pending.delete(msg.id);
+    if (msg.ok) p.resolve(msg.result);
+    else {
+      const e = msg.error!;
+      const err = e.user ? new MergelabError(e.message, e.details) : new Error(`engine worker: ${e.message}`);
+      if (!e.user && e.stack) err.stack = e.stack;
+      p.reject(err);
+    }
+  };
+  private readonly onError = (e: Error) => this.fail(e);
+  private readonly onExit = (code: number) => this.fail(new Error(`engine worker exited (code ${code})`));
 
   constructor(init: RunnerInit) {
-    this.worker = spawnWorker(init);
-    this.worker.on("message", (msg: { id: number; ok: boolean; result?: unknown; error?: { message: string; stack?: string; user: boolean; details?: object } }) => {
-      const p = this.pending.get(msg.id);
-      if (!p) return;
-      this.pending.delete(msg.id);
-      if (msg.ok) p.resolve(msg.result);
-      else {
-        const e = msg.error!;
-        const err = e.user ? new MergelabError(e.message, e.details) : new Error(`engine worker: ${e.message}`);
-        if (!e.user && e.stack) err.stack = e.stack;
-        p.reject(err);
-      }
-    });
-    this.worker.on("error", (e) => this.fail(e));
-    this.worker.on("exit", (code) => this.fail(new Error(`engine worker exited (code ${code})`)));
+    this.worker = idle.pop() ?? spawnWorker();
+    this.worker.ref();
+    this.worker.on("message", this.onMessage);
+    this.worker.on("error", this.onError);
+    this.worker.on("exit", this.onExit);
+    this.ready = this.send({ type: "init", init });
   }
 
   private fail(e: Error): void {
@@ -116,20 +125,31 @@ class WorkerRunner implements Runner {
     });
   }
 
-  run(task: Task) {
+  async run(task: Task) {
+    await this.ready;
     return this.send<TaskResult>({ type: "task", task });
   }
-  flush() {
+  async flush() {
+    await this.ready;
     return this.send<Record<string, Float64Array>>({ type: "flush" });
   }
+  /** Close the execution's files and return the worker to the pool. */
   async close() {
-    if (!this.dead) await this.send({ type: "close" });
-    this.dead ??= new Error("closed");
-    await this.worker.terminate();
+    await this.send({ type: "close" });
+    this.detach();
+    this.dead = new Error("closed");
+    this.worker.unref();
+    idle.push(this.worker);
   }
   kill() {
     this.dead ??= new InterruptedError();
+    this.detach();
     void this.worker.terminate();
+  }
+  private detach(): void {
+    this.worker.off("message", this.onMessage);
+    this.worker.off("error", this.onError);
+    this.worker.off("exit", this.onExit);
   }
 }
 
@@ -138,12 +158,21 @@ class WorkerRunner implements Runner {
  * worker.ts through tsx's loader, registered inside the worker (an `--import
  * tsx` execArgv is not honoured under every test runner).
  */
-function spawnWorker(init: RunnerInit): Worker {
-  if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./worker.js", import.meta.url), { workerData: init });
+function spawnWorker(): Worker {
+  const w = startWorker();
+  w.on("exit", () => {
+    const i = idle.indexOf(w);
+    if (i >= 0) idle.splice(i, 1);
+  });
+  return w;
+}
+
+function startWorker(): Worker {
+  if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./worker.js", import.meta.url));
   const api = pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api").replace(/\.cjs$/, ".mjs")).href;
   const file = new URL("./worker.ts", import.meta.url).href;
   const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(file)}); });`;
-  return new Worker(boot, { eval: true, workerData: init });
+  return new Worker(boot, { eval: true });
 }
 
 export function describeSources(plan: Plan): SourceDescription[] {

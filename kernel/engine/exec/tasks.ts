@@ -5,7 +5,7 @@
  * reused buffers and, during model pre-passes, its share of the model-level
  * histograms (integer counts, summed by the scheduler: order-independent).
  */
-import { writeChunkF32, writeChunkRaw, closeChunkFiles, type WriterLayout } from "../../io/writer.js";
+import { writeChunkF32, writeChunkRaw, closeChunkFiles, type WriterLayout } from "../../io/index.js";
 import type { CarryJob, ComputeJob, Job } from "../plan.js";
 import { Buffers, Readers, runCarryJob, runComputeJob, runModelPass, type JobSink, type SourceDescription } from "./job.js";
 

@@ -1,27 +1,38 @@
 /**
- * Worker thread entry: opens the plan's sources from their descriptions, then
- * runs tasks (one output tensor each) sent by the scheduler (exec/pool.ts).
+ * Worker thread entry: for each execution, opens the plan's sources from their
+ * descriptions ("init"), runs tasks (one output tensor each) sent by the
+ * scheduler (exec/pool.ts), and closes them ("close"). Workers are kept in a
+ * pool between executions, so their compiled pass functions stay warm.
  */
-import { parentPort, workerData } from "node:worker_threads";
+import { parentPort } from "node:worker_threads";
 import { MergelabError } from "../../errors.js";
 import { TaskRunner, type RunnerInit, type Task } from "./tasks.js";
 
-type Message = { type: "task"; id: number; task: Task } | { type: "flush"; id: number } | { type: "close"; id: number };
+type Message =
+  | { type: "init"; id: number; init: RunnerInit }
+  | { type: "task"; id: number; task: Task }
+  | { type: "flush"; id: number }
+  | { type: "close"; id: number };
 
-const runner = new TaskRunner(workerData as RunnerInit);
+let runner: TaskRunner | undefined;
 const port = parentPort!;
 
 port.on("message", (msg: Message) => {
   try {
-    if (msg.type === "task") {
-      const result = runner.run(msg.task);
+    if (msg.type === "init") {
+      runner?.close();
+      runner = new TaskRunner(msg.init);
+      port.postMessage({ id: msg.id, ok: true, result: null });
+    } else if (msg.type === "task") {
+      const result = runner!.run(msg.task);
       const transfer = result.arrays.map(([, , data]) => data.buffer as ArrayBuffer);
       port.postMessage({ id: msg.id, ok: true, result }, transfer);
     } else if (msg.type === "flush") {
-      const hists = runner.flush();
+      const hists = runner!.flush();
       port.postMessage({ id: msg.id, ok: true, result: hists }, Object.values(hists).map((h) => h.buffer as ArrayBuffer));
     } else {
-      runner.close();
+      runner?.close();
+      runner = undefined;
       port.postMessage({ id: msg.id, ok: true, result: null });
     }
   } catch (e) {

@@ -7,7 +7,7 @@ import { Graph, type BinaryOp, type Node, type UnaryOp, type ReduceOp } from "..
 import { loadModel, mapTensors, type ModelValue } from "../../../kernel/engine/model.js";
 import { evaluateScalars, materializeArrays, saveModel } from "../../../kernel/engine/exec/index.js";
 import type { TensorContext } from "../../../kernel/engine/schedule.js";
-import { openCheckpoint } from "../../../kernel/io/checkpoint.js";
+import { openCheckpoint } from "../../../kernel/io/index.js";
 import { tempDir } from "../../helpers.js";
 import { randomGraph, tensorValues, SHAPES } from "./random-graph.js";
 import { firstMismatch, reference, referenceInputs, rng, roundTo, sameScalar, writeCheckpoint, type TestTensor } from "./util.js";

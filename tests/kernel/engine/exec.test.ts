@@ -8,7 +8,7 @@ import { evaluateNaive, Graph, inputKey, kthLargestNaive } from "../../../kernel
 import { combine, loadModel, mapTensors, type ModelValue } from "../../../kernel/engine/model.js";
 import { evaluateScalars, materialize, materializeArrays, saveModel } from "../../../kernel/engine/exec/index.js";
 import { explainPlan } from "../../../kernel/engine/plan.js";
-import { openCheckpoint } from "../../../kernel/io/checkpoint.js";
+import { openCheckpoint } from "../../../kernel/io/index.js";
 import { expected, fixtures, tempDir } from "../../helpers.js";
 import { firstMismatch, referenceInputs, rng, roundTo, writeCheckpoint, type TestTensor } from "./util.js";
 

@@ -1,7 +1,7 @@
 // Shared helpers for the engine tests: seeded randomness, writing real safetensors with kernel/io, reference evaluation.
-import { CheckpointWriter } from "../../../kernel/io/writer.js";
-import { encodeFromF32, decodeToF32, type DType } from "../../../kernel/io/dtypes.js";
-import { openCheckpoint } from "../../../kernel/io/checkpoint.js";
+import { CheckpointWriter } from "../../../kernel/io/index.js";
+import { encodeFromF32, decodeToF32, type DType } from "../../../kernel/io/index.js";
+import { openCheckpoint } from "../../../kernel/io/index.js";
 import { evaluateNaive, Graph, inputKey, type Node } from "../../../kernel/engine/ir.js";
 import { CheckpointSource, MemorySource, type ModelValue } from "../../../kernel/engine/model.js";
 

@@ -28,16 +28,18 @@ it("a worker reopens a checkpoint from describe() (no re-validation) and decodes
   const c = openCheckpoint(path.join(fixtures, "tiny-llama-bf16-sharded"));
   const desc = c.describe();
   expect(JSON.parse(JSON.stringify(desc))).toEqual(desc); // plain data
-  const got = await runWorker<{ values: Float32Array; headerReads: number; stats: unknown }>(
+  const got = await runWorker<{ values: Float32Array; lmHead: Float32Array; headerReads: number; stats: unknown; simd: boolean }>(
     `const c = io.Checkpoint.fromDescription(workerData);
-     const t = c.tensor("model.layers.0.input_layernorm.weight");
-     const values = c.readF32(t.name, 0, t.numel);
-     parentPort.postMessage({ values, headerReads: io.ioCounters.headerReads, stats: c.stats });`,
+     const values = c.readF32("model.layers.0.input_layernorm.weight", 0, 8);
+     const lmHead = c.readF32("lm_head.weight", 0, 256);
+     parentPort.postMessage({ values, lmHead, headerReads: io.ioCounters.headerReads, stats: c.stats, simd: io.simdKernels() !== null });`,
     desc,
   );
   expect(got.headerReads).toBe(0);
-  expect(got.stats).toEqual({ rangeReads: 1, bytesRead: 16 });
+  expect(got.simd).toBe(true);
+  expect(got.stats).toEqual({ rangeReads: 2, bytesRead: 16 + 512 });
   expect(Array.from(got.values)).toEqual(Array.from(c.readF32("model.layers.0.input_layernorm.weight", 0, 8)));
+  expect(Array.from(got.lmHead)).toEqual(Array.from(c.readF32("lm_head.weight", 0, 256)));
 });
 
 it("workers write chunks into the temp dir by position; the main thread commits", async () => {

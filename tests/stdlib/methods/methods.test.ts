@@ -5,7 +5,7 @@
  */
 import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { layers } from "../../../kernel/engine/index.js";
+import { layers, match } from "../../../kernel/engine/index.js";
 import { randAt, randKey } from "../../../kernel/engine/ir.js";
 import type { Value } from "../../../stdlib/spec.js";
 import * as ref from "./reference.js";
@@ -118,7 +118,7 @@ describe("hand-computed cases", () => {
   it("bad arguments are MergelabErrors naming the parameter", () => {
     const x = tiny({ w: [1] }, "x");
     expect(() => run("ties", { xs: [x], base: x, k: 1.5 })).toThrow(/k = 1.5 is outside \(0, 1\]/);
-    expect(() => run("ties", { xs: [x], base: x, weights: [1, 2] })).not.toThrow(); // checked per tensor
+    expect(() => run("ties", { xs: [x], base: x, weights: [1, 2] })).toThrow(/weights: 2 values for 1 models/);
     expect(() => run("model_stock", { xs: [x], base: x })).toThrow(/at least 2 experts/);
     expect(() => run("della", { xs: [x], base: x, k: 0.1, ε: 0.2 })).toThrow(/k − ε/);
     expect(() => run("ties", { xs: [x], base: x, scope: "layer" })).toThrow(/scope must be one of/);
@@ -154,6 +154,11 @@ const CASES: Case[] = [
   gtaCase("task_arithmetic", { λ: 0.7, weights: W }, { sparsify: "none", consensus: "sum", lambda: 0.7, weights: W, normalize: false }),
   gtaCase("ties", { k: 0.3, λ: 1.2, weights: W }, { sparsify: "trim", consensus: "ties", k: 0.3, lambda: 1.2, weights: W, normalize: true }),
   gtaCase("ties", { k: 0.5, normalize: false }, { sparsify: "trim", consensus: "ties", k: 0.5, normalize: false }),
+  {
+    name: 'ties k=match({"self_attn": 0.5}, default=0.25)',
+    args: (f) => ({ xs: f.expertModels, base: f.baseModel, k: match({ self_attn: 0.5 }, 0.25) }),
+    ref: (f, t) => ref.gta(b(f, t), xs(f, t), t, { sparsify: "trim", consensus: "ties", k: t.includes("self_attn") ? 0.5 : 0.25, normalize: true }),
+  },
   gtaCase("dare_linear", { p: 0.5, seed: 3, weights: W }, { sparsify: "drop", consensus: "sum", p: 0.5, seed: 3, weights: W, normalize: false }),
   gtaCase("dare_ties", { p: 0.3, seed: 5, λ: 0.8 }, { sparsify: "drop", consensus: "ties", p: 0.3, seed: 5, lambda: 0.8, normalize: true }),
   gtaCase("breadcrumbs", { k: 0.5, γ: 0.1 }, { sparsify: "breadcrumbs", consensus: "sum", k: 0.5, gamma: 0.1, normalize: false }),
