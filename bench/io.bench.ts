@@ -5,7 +5,8 @@
  * - write: CheckpointWriter.writeF32 (float32 → bf16 RNE encode + positioned
  *   write into the sharded temp dir) vs fs.writeSync of pre-encoded bytes;
  * - read (page cache warm): Checkpoint.readF32 (positioned read + bf16 → float32
- *   decode) and Checkpoint.readRaw vs fs.readSync of the same files.
+ *   decode) into an ordinary Float32Array and into an allocF32 buffer (decoded
+ *   in place), and Checkpoint.readRaw, vs fs.readSync of the same files.
  *
  * Throughput is in checkpoint (bf16) bytes per second. Every chunk operation
  * is timed on its own and the median chunk time gives the rate: on a machine
@@ -18,7 +19,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { CheckpointWriter, openCheckpoint, SIMD_CHUNK, type OutputTensor } from "../kernel/io/index.js";
+import { allocF32, CheckpointWriter, openCheckpoint, SIMD_CHUNK, type OutputTensor } from "../kernel/io/index.js";
 
 const CHUNK = 1 << 20; // elements per chunk: 2 MB of bf16, 4 MB of float32
 const TENSOR = 32 * CHUNK; // 64 MB of bf16
@@ -99,10 +100,12 @@ function benchRead(ckptDir: string, bytes: number, chunk: number): void {
   const ckpt = openCheckpoint(ckptDir);
   const buf = new Uint8Array(chunk * 2);
   const out = new Float32Array(chunk);
+  const own = allocF32(chunk);
   const fds = new Map(ckpt.files.map((f) => [f.path, fs.openSync(f.path, "r")]));
   const raw = new Timer();
   const decoded = new Timer();
   const ranges = new Timer();
+  const inPlace = new Timer();
   let sink = 0;
   for (let pass = 0; pass < 2; pass++) {
     // pass 0 warms the page cache (and the JIT); pass 1 is measured
@@ -111,12 +114,13 @@ function benchRead(ckptDir: string, bytes: number, chunk: number): void {
       const timed = (timer: Timer, fn: () => void) => (pass === 1 ? timer.time(fn) : fn());
       for (let s = 0; s < t.byteLength; s += buf.length) timed(raw, () => void fs.readSync(fd, buf, 0, buf.length, t.offset + s));
       for (let s = 0; s < t.numel; s += chunk) timed(decoded, () => void (sink += ckpt.readF32(t.name, s, chunk, out)[7]));
+      for (let s = 0; s < t.numel; s += chunk) timed(inPlace, () => void (sink += ckpt.readF32(t.name, s, chunk, own)[7]));
       for (let s = 0; s < t.byteLength; s += buf.length) timed(ranges, () => void (sink += ckpt.readRaw(t.name, s, buf.length, buf)[3]));
     }
   }
   for (const fd of fds.values()) fs.closeSync(fd);
   ckpt.close();
   const label = `read, chunks of ${chunk} elements`;
-  report(label, ["fs.readSync", raw], [["Checkpoint.readF32 (pread + decode)", decoded], ["Checkpoint.readRaw", ranges]], chunk * 2, bytes);
+  report(label, ["fs.readSync", raw], [["Checkpoint.readF32 into a Float32Array (pread + decode + copy)", decoded], ["Checkpoint.readF32 into allocF32 (pread + decode in place)", inPlace], ["Checkpoint.readRaw", ranges]], chunk * 2, bytes);
   if (Number.isNaN(sink)) console.log("(unreachable)");
 }

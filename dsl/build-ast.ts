@@ -20,10 +20,6 @@ export interface AstError {
 
 const BaseVisitor = parser.getBaseCstVisitorConstructor();
 
-function nodeSpan(n: CstNode): Span {
-  const l = n.location!;
-  return { offset: l.startOffset, end: (l.endOffset ?? l.startOffset) + 1, line: l.startLine ?? 1, col: l.startColumn ?? 1 };
-}
 const tok = (ctx: Ctx, name: string, i = 0) => ctx[name]?.[i] as IToken | undefined;
 const node = (ctx: Ctx, name: string, i = 0) => ctx[name]?.[i] as CstNode | undefined;
 const nodes = (ctx: Ctx, name: string) => (ctx[name] ?? []) as CstNode[];
@@ -169,8 +165,9 @@ class AstBuilder extends BaseVisitor {
   postfix(ctx: Ctx): Expr {
     let e = this.expr(node(ctx, "atom"));
     for (const s of nodes(ctx, "suffix")) {
-      const span = spanFrom(e.span, nodeSpan(s));
       const c = s.children as Ctx;
+      const end = tok(c, "RParen") ?? tok(c, "RBracket") ?? tok(c, "Identifier")!;
+      const span = spanFrom(e.span, tokenSpan(end));
       if (s.name === "callSuffix") {
         e = { kind: "call", callee: e, args: nodes(c, "argument").map((a) => this.visit(a) as Arg), span };
       } else if (s.name === "attrSuffix") {
@@ -182,7 +179,7 @@ class AstBuilder extends BaseVisitor {
       } else if (node(c, "start")) {
         e = { kind: "index", target: e, index: this.expr(node(c, "start")), span };
       } else {
-        this.errors.push({ span: nodeSpan(s), message: "expected an index inside '[]'" });
+        this.errors.push({ span: spanFrom(tokenSpan(tok(c, "LBracket")!), tokenSpan(end)), message: "expected an index inside '[]'" });
       }
     }
     return e;

@@ -68,7 +68,7 @@ export const messages: IParserErrorMessageProvider = {
 
 class MergeParser extends CstParser {
   constructor() {
-    super(T.allTokens, { nodeLocationTracking: "full", maxLookahead: 3, errorMessageProvider: messages });
+    super(T.allTokens, { maxLookahead: 3, errorMessageProvider: messages });
     this.performSelfAnalysis();
   }
 

@@ -131,6 +131,46 @@ export const specs: FunctionSpec[] = [
     },
   }),
   block({
+    name: "trim_outliers",
+    doc:
+      "Model Breadcrumbs' mask: drop the top = min(floor(γ·n), n − m) largest |d| of each tensor (outliers) and keep the next " +
+      "m = clamp(floor(k·n), 1, n); everything else becomes 0. γ·n < 1 drops no outlier.",
+    example: "trim_outliers(task_vectors(experts, base), k=0.2, γ=0.01)",
+    paper: { title: "Model Breadcrumbs (Davari & Belilovsky, 2024)", url: "https://arxiv.org/abs/2312.06795" },
+    params: [modelOrList("x", "a task vector or a list of them"), kTrim, P.gammaParam],
+    returns: "any", // a model for a model, a list for a list
+    call: (a: Args) => {
+      checkNum(kTrim, a.k);
+      checkNum(P.gammaParam, a["γ"]);
+      return eachModel(a.x, "x", (m) =>
+        mapTensors([m], (g, [d], t) => step.breadcrumbs(g, d, num(kTrim, a.k, t), num(P.gammaParam, a["γ"], t), t.numel), { label: `trim_outliers(${m.label})` }));
+    },
+  }),
+  block({
+    name: "magprune",
+    doc:
+      "DELLA's MagPrune: keep each element with probability P = (k − ε) + 2ε·rank(|d|) (rank in [0, 1], exact up to 32 " +
+      "elements, 32 quantile buckets above), divided by P when rescale. The i-th model of a list draws from its own stream.",
+    example: "magprune(task_vectors(experts, base), k=0.3, ε=0.1, seed=7)",
+    paper: { title: "DELLA-Merging (Deep et al., 2024)", url: "https://arxiv.org/abs/2406.11617" },
+    params: [modelOrList("x", "a task vector or a list of them"), kTrim, P.epsilonParam, P.seedParam, P.rescaleParam],
+    returns: "any", // a model for a model, a list for a list
+    call: (a: Args) => {
+      checkNum(kTrim, a.k);
+      checkNum(P.epsilonParam, a["ε"]);
+      const seed = (a.seed as number | undefined) ?? 0;
+      checkRange("seed", seed, P.seedParam.range);
+      const rescale = (a.rescale as boolean | undefined) ?? true;
+      return eachModel(a.x, "x", (m, i) =>
+        mapTensors([m], (g, [d], t) => {
+          const k = num(kTrim, a.k, t);
+          const e = num(P.epsilonParam, a["ε"], t);
+          if (k - e < 0 || k + e > 1) throw new MergelabError(`magprune needs 0 ≤ k − ε and k + ε ≤ 1, got k = ${k}, ε = ${e}`, { param: "ε", tensor: t.name });
+          return step.dellaSample(g, d, k, e, t.numel, seed, step.streamFor("della", i), rescale);
+        }, { label: `magprune(${m.label})` }));
+    },
+  }),
+  block({
     name: "elect_sign",
     doc: "TIES sign election: +1 where Σ w_i·τ_i ≥ 0, else −1.",
     example: "elect_sign(trim(task_vectors(experts, base)))",

@@ -8,14 +8,14 @@ import path from "node:path";
 import { MergelabError } from "../kernel/errors.js";
 import { loadModel, mapTensors, isModel, type ModelValue } from "../kernel/engine/model.js";
 import { layers as layerSchedule, match as matchSchedule, isSchedule, type Schedule } from "../kernel/engine/schedule.js";
-import { buildPlan, explainPlan, parseDtype } from "../kernel/engine/plan.js";
+import { explainPlan, parseDtype } from "../kernel/engine/plan.js";
 import { saveModel, type Progress, type SaveSummary } from "../kernel/engine/exec/index.js";
 import { withProgress } from "../kernel/notebook/progress.js";
 import { parseSize } from "../kernel/io/index.js";
 import { Dict, Table, type Args, type CallContext, type FunctionSpec, type Value } from "./spec.js";
 import { formatValue, describeValue } from "../dsl/values.js";
 import { cardForSave } from "../kernel/engine/card.js";
-import { shardDir, shardModel } from "../kernel/engine/shard.js";
+import { shardDir, shardModel, writeEmptyShard } from "../kernel/engine/shard.js";
 import { specs as methodSpecs } from "./methods/index.js";
 
 /** What a script run records besides values (explain and the CLI read it). */
@@ -157,7 +157,11 @@ const save: FunctionSpec = {
     }
     ctx.hooks?.saved.push({ model, path: target, dtype });
     if (ctx.dryRun) {
-      buildPlan([model], { dtype }); // expands every tensor's recipe: per-tensor parameter checks, no data read
+      // arguments, schedules and ranges were checked when the model was built; explain/run expand the recipes
+      return null;
+    }
+    if (shard && model.tensors.size === 0) {
+      writeEmptyShard(target); // more shards than tensors: nothing to write here
       return null;
     }
     // a live progress bar in notebooks (kernel/notebook/progress.ts); the CLI's line via hooks.progress

@@ -47,6 +47,7 @@ function findShards(dir: string): string[] {
 }
 
 function readShard(dir: string): ShardOutput {
+  if (!fs.readdirSync(dir).some((n) => n.endsWith(".safetensors"))) return { dir, files: [] }; // an empty shard (N > tensors)
   const ckpt = openCheckpoint(dir);
   try {
     const files = ckpt.files.map((f) => ({

@@ -191,10 +191,16 @@ export function isF32Const(n: SerialNode): boolean {
   return Number.isNaN(v) || Math.fround(v) === v;
 }
 
+/** An integer constant of magnitude ≤ 2^24 (sums and products of such stay exact in float32). */
+export function isSmallIntConst(n: SerialNode): boolean {
+  const v = constValue(n as unknown as Node);
+  return Number.isInteger(v) && Math.abs(v) <= 2 ** 24;
+}
+
 function signatureOf(nodes: SerialNode[], outputs: JobOutput[], scalars: number[]): string {
   // structure only: constants, tensor names and seeds are runtime values
   // (whether a constant is exactly a float32 decides whether the fused code rounds after using it)
-  const body = nodes.map((n) => `${n.op}(${n.src.join(",")})${n.op === "const" && isF32Const(n) ? "f" : ""}`);
+  const body = nodes.map((n) => `${n.op}(${n.src.join(",")})${n.op === "const" ? (isSmallIntConst(n) ? "i" : isF32Const(n) ? "f" : "") : ""}`);
   return `${body.join(";")}|${outputs.map((o) => o.node).join(",")}|${scalars.join(",")}`;
 }
 

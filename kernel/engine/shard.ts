@@ -15,6 +15,7 @@
  *   OUT/.shards/shard-00002-of-00003/   …
  *   mergelab finalize OUT  →  OUT/model-0000k-of-0000K.safetensors + index + card
  */
+import fs from "node:fs";
 import path from "node:path";
 import { MergelabError } from "../errors.js";
 import { DTYPES } from "../io/dtypes.js";
@@ -78,4 +79,9 @@ export function shardModel(model: ModelValue, spec: ShardSpec): ModelValue {
     label: `${model.label} [shard ${spec.index}/${spec.count}]`,
     inputs: model.inputs,
   });
+}
+
+/** A shard with no tensors (N above the tensor count): an empty directory tells finalize it ran. */
+export function writeEmptyShard(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true });
 }

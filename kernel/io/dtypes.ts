@@ -11,7 +11,7 @@
  * paths use the WebAssembly SIMD kernels of simd.ts when available.
  */
 import os from "node:os";
-import { SIMD_CHUNK, SIMD_STEP, simdKernels } from "./simd.js";
+import { inPlaceKernels, SIMD_CHUNK, SIMD_STEP, simdKernels } from "./simd.js";
 
 export type DType =
   | "F64" | "F32" | "F16" | "BF16"
@@ -170,13 +170,26 @@ export function f16ToF32(src: Uint16Array, out: Uint32Array): void {
 /**
  * Decode `count` elements of a 2-byte float dtype into `out`, pulling the raw
  * little-endian bytes of elements [first, first + n) through `fill(bytes, first, n)`
- * (a positioned file read, or a copy). With SIMD the bytes land in the kernel's
- * memory in sub-chunks; without it they land in the upper half of `out` and are
- * widened in place.
+ * (a positioned file read, or a copy). Fastest when `out` comes from allocF32:
+ * one read into its upper half, widened in place by the SIMD kernel. Otherwise
+ * with SIMD the bytes pass through the scratch kernel memory in sub-chunks;
+ * without SIMD they land in the upper half of `out` and are widened in JS.
  */
 export function decode16(dtype: "BF16" | "F16", count: number, out: Float32Array, fill: (bytes: Uint8Array, first: number, n: number) => void): void {
-  const k = simdKernels();
   const out32 = new Uint32Array(out.buffer, out.byteOffset, count);
+  const own = inPlaceKernels(out.buffer);
+  if (own) {
+    // out lives in a kernel memory (allocF32): read into its upper half, widen in place
+    // (safe front to back, as in widenInPlace); the last < SIMD_STEP elements in JS.
+    const src = out.byteOffset + 2 * count;
+    fill(new Uint8Array(out.buffer, src, 2 * count), 0, count);
+    const n32 = count - (count % SIMD_STEP);
+    (dtype === "BF16" ? own.bf16ToF32 : own.f16ToF32)(src, out.byteOffset, n32);
+    const tail = new Uint16Array(out.buffer, src + 2 * n32, count - n32).slice();
+    (dtype === "BF16" ? bf16ToF32 : f16ToF32)(tail, out32.subarray(n32));
+    return;
+  }
+  const k = simdKernels();
   if (!k) {
     fill(new Uint8Array(out.buffer, out.byteOffset + 2 * count, 2 * count), 0, count);
     widenInPlace(dtype, out32, count);

@@ -5,7 +5,8 @@
  * Reading:
  *   const c = openCheckpoint("models/base");       // validates every header; reads no tensor data
  *   for (const t of c.tensors) { ... t.name, t.dtype, t.shape, t.numel ... }
- *   c.readF32(name, startElem, count, out?)        // decoded chunk (exact for F32/F16/BF16)
+ *   c.readF32(name, startElem, count, out?)        // decoded chunk (exact for F32/F16/BF16);
+ *                                                  // out = allocF32(n) decodes bf16/f16 in place (fastest)
  *   c.readRaw(name, startByte, byteCount, out?)    // carried-through bytes (I64, BOOL, F64, ...)
  *   assertCompatible([base, ...experts])           // names, shapes, dtype mixes that matter
  *   worker: Checkpoint.fromDescription(c.describe())
@@ -23,7 +24,7 @@ export {
   decodeToF32, encodeFromF32, decode16, encodeChunks, f16BitsToF32Bits,
   type DType, type DTypeInfo,
 } from "./dtypes.js";
-export { simdKernels, useSimd, SIMD_CHUNK } from "./simd.js";
+export { simdKernels, useSimd, allocF32, SIMD_CHUNK } from "./simd.js";
 export { readSafetensorsHeader, ioCounters, MAX_HEADER_BYTES, PICKLE_ADVICE, type TensorInfo, type SafetensorsHeader } from "./safetensors.js";
 export {
   openCheckpoint, Checkpoint, compareTensorNames, INDEX_FILE, SINGLE_FILE,

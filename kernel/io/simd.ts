@@ -22,7 +22,8 @@ interface WasmMemory {
 declare const WebAssembly: {
   validate(bytes: Uint8Array): boolean;
   Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: Record<string, unknown> };
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+  Memory: new (desc: { initial: number }) => WasmMemory;
 };
 
 export interface SimdKernels {
@@ -123,17 +124,44 @@ function bf16Round(off: number): number[] {
 }
 const f32ToBf16Body = (u: number) => [...get(DST), ...bf16Round(32 * u), ...bf16Round(32 * u + 16), ...NARROW_U, ...store(16 * u)];
 
-function moduleBytes(pages: number): Uint8Array {
+/** The module imports its memory ("env", "mem"): one compiled module, instantiated per memory. */
+function moduleBytes(): Uint8Array {
   const names = ["bf16ToF32", "f16ToF32", "f32ToBf16"];
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec([[0x60, 3, 0x7f, 0x7f, 0x7f, 0]])),
+    ...section(2, vec([[...str("env"), ...str("mem"), 2, 0, 1]])),
     ...section(3, vec(names.map(() => [0]))),
-    ...section(5, vec([[0, ...uleb(pages)]])),
-    ...section(7, vec([[...str("mem"), 2, 0], ...names.map((n, i) => [...str(n), 0, i])])),
+    ...section(7, vec(names.map((n, i) => [...str(n), 0, i]))),
     ...section(10, vec([loop(16, 32, bf16ToF32Body), loop(16, 32, f16ToF32Body), loop(32, 16, f32ToBf16Body)])),
   ]);
 }
+
+type Kernel = (src: number, dst: number, n: number) => void;
+interface Instance {
+  bf16ToF32: Kernel;
+  f16ToF32: Kernel;
+  f32ToBf16: Kernel;
+}
+
+let compiled: object | null | undefined;
+function compiledModule(): object | null {
+  if (compiled === undefined) {
+    compiled = null;
+    if (process.env.MERGELAB_SIMD !== "0" && typeof WebAssembly === "object") {
+      const bytes = moduleBytes();
+      if (WebAssembly.validate(bytes)) compiled = new WebAssembly.Module(bytes);
+    }
+  }
+  return compiled;
+}
+
+function instantiate(module: object, memory: WasmMemory): Instance {
+  const e = new WebAssembly.Instance(module, { env: { mem: memory } }).exports;
+  return { bf16ToF32: e.bf16ToF32 as Kernel, f16ToF32: e.f16ToF32 as Kernel, f32ToBf16: e.f32ToBf16 as Kernel };
+}
+
+const pages = (bytes: number) => Math.max(1, Math.ceil(bytes / 65536));
 
 let kernels: SimdKernels | null | undefined;
 
@@ -142,22 +170,34 @@ export function useSimd(enabled: boolean): void {
   kernels = enabled ? undefined : null;
 }
 
-/** The kernels, or null when WebAssembly SIMD is unavailable (or MERGELAB_SIMD=0). */
+/** The scratch kernels, or null when WebAssembly SIMD is unavailable (or MERGELAB_SIMD=0). */
 export function simdKernels(): SimdKernels | null {
   if (kernels !== undefined) return kernels;
   kernels = null;
-  if (process.env.MERGELAB_SIMD === "0" || typeof WebAssembly !== "object") return kernels;
-  const bytes = moduleBytes(Math.ceil((8 * SIMD_CHUNK) / 65536));
-  if (!WebAssembly.validate(bytes)) return kernels;
-  const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes));
-  const e = inst.exports as Record<string, unknown>;
-  kernels = {
-    memory: e.mem as WasmMemory,
-    a: 0,
-    b: 4 * SIMD_CHUNK,
-    bf16ToF32: e.bf16ToF32 as SimdKernels["bf16ToF32"],
-    f16ToF32: e.f16ToF32 as SimdKernels["f16ToF32"],
-    f32ToBf16: e.f32ToBf16 as SimdKernels["f32ToBf16"],
-  };
+  const module = compiledModule();
+  if (!module) return kernels;
+  const memory = new WebAssembly.Memory({ initial: pages(8 * SIMD_CHUNK) });
+  kernels = { memory, a: 0, b: 4 * SIMD_CHUNK, ...instantiate(module, memory) };
   return kernels;
+}
+
+const inPlace = new WeakMap<ArrayBufferLike, Instance>();
+
+/**
+ * A float32 buffer that checkpoint reads decode into in place: bf16/f16 data
+ * is read straight into its upper half and widened there by the SIMD kernel,
+ * saving a copy per chunk. It lives in its own (fixed-size) WebAssembly
+ * memory; without SIMD it is an ordinary Float32Array.
+ */
+export function allocF32(count: number): Float32Array {
+  const module = kernels === null ? null : compiledModule();
+  if (!module) return new Float32Array(count);
+  const memory = new WebAssembly.Memory({ initial: pages(4 * count) });
+  inPlace.set(memory.buffer, instantiate(module, memory));
+  return new Float32Array(memory.buffer, 0, count);
+}
+
+/** The kernels that can work in place on `buf`'s memory (a buffer from allocF32), if any. */
+export function inPlaceKernels(buf: ArrayBufferLike): Instance | undefined {
+  return kernels === null ? undefined : inPlace.get(buf);
 }

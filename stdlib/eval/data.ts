@@ -121,7 +121,7 @@ function loadFromPackages(): ImageData {
 }
 
 const CACHE_VERSION = 1;
-function cacheFile(cacheDir: string): string {
+export function imageCacheFile(cacheDir: string): string {
   const { train, val, test } = PER_CLASS;
   return path.join(cacheDir, `images-v${CACHE_VERSION}-${SIDE}px-${train}-${val}-${test}.bin`);
 }
@@ -141,7 +141,7 @@ function writeCache(file: string, data: ImageData): void {
   fs.renameSync(tmp, file);
 }
 
-function readCache(file: string): ImageData {
+export function readImageCache(file: string): ImageData {
   const buf = fs.readFileSync(file);
   let off = 0;
   const out = {} as ImageData;
@@ -168,8 +168,8 @@ export function loadImages(cacheDir?: string): ImageData {
   const hit = loaded.get(key);
   if (hit) return hit;
   let data: ImageData;
-  const file = cacheDir ? cacheFile(cacheDir) : undefined;
-  if (file && fs.existsSync(file)) data = readCache(file);
+  const file = cacheDir ? imageCacheFile(cacheDir) : undefined;
+  if (file && fs.existsSync(file)) data = readImageCache(file);
   else {
     data = loadFromPackages();
     if (file) writeCache(file, data);

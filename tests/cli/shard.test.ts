@@ -9,6 +9,8 @@ import { spawn } from "node:child_process";
 import { beforeAll, describe, expect, it } from "vitest";
 import { repoRoot, runCli } from "../helpers.js";
 import { assignShards, parseShard } from "../../kernel/engine/shard.js";
+import { finalize } from "../../cli/commands/finalize.js";
+import { run as runScript } from "../../dsl/index.js";
 import { fixtureWorkspace, readTensors, tensorDifferences } from "./checkpoints.js";
 
 // DARE draws random numbers and TIES takes per-tensor thresholds: both must not depend on which process computes a tensor
@@ -79,6 +81,15 @@ describe("sharded runs", () => {
       expect(fs.existsSync(path.join(dir, ".shards"))).toBe(false);
     });
   }
+
+  it("more shards than tensors (N = 11 for 9): the empty ones are fine (in this process)", async () => {
+    const script = `OUT_DIR = "many"\n${SCRIPT.replace("OUT", "OUT_DIR")}`;
+    for (let i = 0; i < 11; i++) await runScript(script, { cwd: work, file: "merge.mlab", options: { quiet: true, shard: { index: i, count: 11 } } });
+    const s = finalize(path.join(work, "many"));
+    expect(s.shards).toBe(11);
+    expect(s.files.length).toBe(9); // one tensor per non-empty shard
+    expect(tensorDifferences(readTensors(path.join(work, "many")), readTensors(path.join(work, "single")))).toEqual([]);
+  });
 
   it("finalize refuses an incomplete set of shards, naming the missing one", async () => {
     const r = await runAsync(runArgs("partial", ["--shard", "1/3"]), work);

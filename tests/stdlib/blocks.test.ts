@@ -95,6 +95,17 @@ describe("methods are compositions of blocks, bit for bit", () => {
     await same(run("task_arithmetic", { xs: f.expertModels, base: f.baseModel, λ: 0.4, weights: w }), add(f.baseModel, mul(0.4, sum)));
   });
 
+  it("breadcrumbs_ties = base + disjoint_mean(trim_outliers(task_vectors, k, γ))", async () => {
+    const tv = list(run("trim_outliers", { x: run("task_vectors", { xs: f.expertModels, base: f.baseModel }) as Value, k: 0.4, γ: 0.05 }));
+    await same(run("breadcrumbs_ties", { xs: f.expertModels, base: f.baseModel, k: 0.4, γ: 0.05 }), add(f.baseModel, run("disjoint_mean", { xs: tv })));
+  });
+
+  it("della = base + λ·disjoint_mean(magprune(task_vectors, k, ε, seed))", async () => {
+    const tv = list(run("magprune", { x: run("task_vectors", { xs: f.expertModels, base: f.baseModel }) as Value, k: 0.4, ε: 0.2, seed: 5 }));
+    const composed = add(f.baseModel, mul(0.9, run("disjoint_mean", { xs: tv })));
+    await same(run("della", { xs: f.expertModels, base: f.baseModel, k: 0.4, ε: 0.2, seed: 5, λ: 0.9 }), composed);
+  });
+
   it("ties composition differs when a step is left out (the comparison can fail)", async () => {
     const tv = list(run("task_vectors", { xs: f.expertModels, base: f.baseModel }));
     const untrimmed = add(f.baseModel, run("disjoint_mean", { xs: tv }));

@@ -7,8 +7,8 @@
  * before the loop. Compiled functions are cached by the job's structure, so
  * every tensor with the same graph shape shares one (and V8 optimizes it once).
  */
-import { randAt } from "../ir.js";
-import { isF32Const, type PassSpec, type SerialNode } from "../plan.js";
+import { constValue, randAt, type Node } from "../ir.js";
+import { isF32Const, isSmallIntConst, type PassSpec, type SerialNode } from "../plan.js";
 
 /**
  * (I, O, S, A, H, B, RK, start, len): I input chunks (pass.inputs order), O output
@@ -55,10 +55,26 @@ export function generateSource(nodes: SerialNode[], pass: PassSpec, outputs: num
   };
   // is the value of operand i a float32 (so exact ops need no fround)?
   const isF32 = (i: number) => !nodes[i].scalar || nodes[i].op === "kth" || nodes[i].op === "kthModel" || (nodes[i].op === "const" && isF32Const(nodes[i]));
+  // integer bound of a value (Infinity when not known to be an integer; NaN allowed): results that
+  // are integers of magnitude ≤ 2^24 are exact float32s, so e.g. counts of booleans need no fround
+  const bound = new Map<number, number>();
+  const boundOf = (i: number): number => {
+    const n = nodes[i];
+    if (n.scalar) return n.op === "const" && isSmallIntConst(n) ? Math.abs(constValue(n as unknown as Node)) : Infinity;
+    return bound.get(i) ?? Infinity;
+  };
+  const exactInt = (x: number) => x <= 2 ** 24;
+  const round = (i: number, expr: string) => (exactInt(bound.get(i) ?? Infinity) ? expr : `Math.fround(${expr})`);
   pass.inputs.forEach((n, k) => pre.push(`const in${n} = I[${k}];`));
   for (const i of pass.vectors) {
     const n = nodes[i];
     const [a, b, c] = n.src.map(ref);
+    const [ba, bb, bc] = n.src.map(boundOf);
+    if (["gt", "ge", "lt", "le", "eq", "ne", "and", "or", "not", "isfinite", "sign"].includes(n.op)) bound.set(i, 1);
+    else if (n.op === "neg" || n.op === "abs" || n.op === "floor") bound.set(i, ba);
+    else if (n.op === "add" || n.op === "sub") bound.set(i, ba + bb);
+    else if (n.op === "mul") bound.set(i, ba * bb);
+    else if (n.op === "where") bound.set(i, Math.max(bb, bc));
     let e: string;
     switch (n.op) {
       case "input": e = `in${i}[i]`; break;
@@ -70,9 +86,9 @@ export function generateSource(nodes: SerialNode[], pass: PassSpec, outputs: num
       case "not": e = `(${a} === 0 ? 1 : 0)`; break;
       case "isfinite": e = `(${a} - ${a} === 0 ? 1 : 0)`; break;
       case "sqrt": case "exp": case "log": e = `Math.fround(Math.${n.op}(${a}))`; break;
-      case "add": e = `Math.fround(${a} + ${b})`; break;
-      case "sub": e = `Math.fround(${a} - ${b})`; break;
-      case "mul": e = `Math.fround(${a} * ${b})`; break;
+      case "add": e = round(i, `${a} + ${b}`); break;
+      case "sub": e = round(i, `${a} - ${b}`); break;
+      case "mul": e = round(i, `${a} * ${b}`); break;
       case "div": e = `Math.fround(${a} / ${b})`; break;
       case "pow": e = `Math.fround(Math.pow(${a}, ${b}))`; break;
       case "min": case "max": {
@@ -90,7 +106,7 @@ export function generateSource(nodes: SerialNode[], pass: PassSpec, outputs: num
       case "or": e = `(${a} !== 0 || ${b} !== 0 ? 1 : 0)`; break;
       case "where": {
         const w = `(${a} !== 0 ? ${b} : ${c})`;
-        e = isF32(n.src[1]) && isF32(n.src[2]) ? w : `Math.fround(${w})`;
+        e = (isF32(n.src[1]) && isF32(n.src[2])) || exactInt(bound.get(i)!) ? w : `Math.fround(${w})`;
         break;
       }
       default:

@@ -91,8 +91,6 @@ export interface RunContext {
   modelValues: Record<string, number>;
 }
 
-const NO_VALUE = Symbol("unset");
-
 /** State of one job's scalars between passes. */
 class ScalarState {
   readonly S: Float64Array;
@@ -130,7 +128,6 @@ class ScalarState {
     });
   }
 }
-void NO_VALUE;
 
 interface KthState {
   bin: number;

@@ -210,6 +210,19 @@ describe("errors and explain", () => {
     expect(plan.toMimeBundle()["text/html"]).toContain("<table");
   });
 
+  it("a scalar recipe fills the tensor; progress counts every tensor and the bytes read", async () => {
+    const a = randomModel("fill-a", 15, { "model.layers.0.w": [3, 4], "model.layers.1.w": [5] });
+    const filled = mapTensors([a], (g, [x]) => g.div(g.sum(x), g.numel()));
+    const seen: Array<{ done: number; total: number; bytes: number }> = [];
+    const out = await materializeArrays(filled, { progress: (p) => seen.push({ done: p.tensorsDone, total: p.tensorsTotal, bytes: p.bytesRead }) });
+    const c = openCheckpoint(path.join(dir, "fill-a"));
+    const v = c.readF32("model.layers.0.w", 0, 12);
+    const mean = Math.fround(v.reduce((s, x) => s + x, 0) / 12);
+    expect(Array.from(out["model.layers.0.w"].data as Float32Array)).toEqual(new Array(12).fill(mean));
+    expect(seen.map((p) => [p.done, p.total])).toEqual([[1, 2], [2, 2]]);
+    expect(seen[1].bytes).toBe((12 + 5) * 4);
+  });
+
   it("evaluateScalars streams per-tensor statistics in tensor order", async () => {
     const a = randomModel("sc-a", 14, { "model.layers.10.w": [7], "model.layers.2.w": [3, 3] });
     const res = await evaluateScalars([a], (g, [x]) => ({ sum: g.sum(x), n: g.numel(), top: g.kth(x, 1) }));

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   bf16BitsToF32, decode16, decodeToF32, encodeFromF32, f16BitsToF32, f16BitsToF32Bits, f32BitsToBf16, f32BitsToF16, f32Bits, f32FromBits,
 } from "../../../kernel/io/dtypes.js";
-import { SIMD_CHUNK, simdKernels, useSimd } from "../../../kernel/io/simd.js";
+import { allocF32, inPlaceKernels, SIMD_CHUNK, simdKernels, useSimd } from "../../../kernel/io/simd.js";
 
 const hex = (n: number) => "0x" + n.toString(16).padStart(4, "0");
 
@@ -150,28 +150,34 @@ describe("SIMD kernels agree bit for bit with the scalar loops", () => {
   const every16 = new Uint16Array(65536).map((_, i) => i);
   const bytesOf = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
-  function decodeBoth(dtype: "BF16" | "F16", src: Uint16Array): [Uint32Array, Uint32Array] {
-    const res: Uint32Array[] = [];
-    for (const simd of [true, false]) {
-      useSimd(simd);
-      const out = new Float32Array(src.length);
-      decode16(dtype, src.length, out, (bytes, first, n) => bytes.set(bytesOf(src.subarray(first, first + n))));
-      res.push(new Uint32Array(out.buffer));
-    }
+  /** Decoded bits through the scratch SIMD path, in place in an allocF32 buffer (offset by 3 elements), and the scalar loops. */
+  function decodeAll(dtype: "BF16" | "F16", src: Uint16Array): [Uint32Array, Uint32Array, Uint32Array] {
+    const fill = (bytes: Uint8Array, first: number, n: number) => bytes.set(bytesOf(src.subarray(first, first + n)));
     useSimd(true);
-    return [res[0], res[1]];
+    const scratch = new Float32Array(src.length);
+    decode16(dtype, src.length, scratch, fill);
+    const own = allocF32(src.length + 3).subarray(3);
+    decode16(dtype, src.length, own, fill);
+    useSimd(false);
+    const scalar = new Float32Array(src.length);
+    decode16(dtype, src.length, scalar, fill);
+    useSimd(true);
+    return [scratch, own, scalar].map((a) => new Uint32Array(a.buffer, a.byteOffset, a.length)) as [Uint32Array, Uint32Array, Uint32Array];
   }
 
   it("SIMD is available here (else the fast path is untested)", () => {
     useSimd(true);
     expect(simdKernels()).not.toBeNull();
+    expect(inPlaceKernels(allocF32(8).buffer)).toBeDefined();
   });
 
   it.each(["BF16", "F16"] as const)("%s decode of all 65536 patterns equals the exact scalar decode", (dtype) => {
-    const [simd, scalar] = decodeBoth(dtype, every16);
+    const [simd, own, scalar] = decodeAll(dtype, every16);
     const ref = dtype === "BF16" ? (h: number) => (h << 16) >>> 0 : f16BitsToF32Bits;
     for (let h = 0; h < 65536; h++) {
-      if (simd[h] !== ref(h) || scalar[h] !== ref(h)) throw new Error(`${dtype} ${hex(h)}: simd ${simd[h].toString(16)} scalar ${scalar[h].toString(16)} want ${ref(h).toString(16)}`);
+      if (simd[h] !== ref(h) || own[h] !== ref(h) || scalar[h] !== ref(h)) {
+        throw new Error(`${dtype} ${hex(h)}: simd ${simd[h].toString(16)} in place ${own[h].toString(16)} scalar ${scalar[h].toString(16)} want ${ref(h).toString(16)}`);
+      }
     }
   });
 
@@ -179,8 +185,10 @@ describe("SIMD kernels agree bit for bit with the scalar loops", () => {
     const n = 2 * SIMD_CHUNK + 13;
     const src = new Uint16Array(n).map((_, i) => (i * 2654435761) >>> 16);
     for (const dtype of ["BF16", "F16"] as const) {
-      const [simd, scalar] = decodeBoth(dtype, src);
-      expect(Buffer.from(simd.buffer).equals(Buffer.from(scalar.buffer))).toBe(true);
+      const [simd, own, scalar] = decodeAll(dtype, src);
+      const b = (a: Uint32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+      expect(b(simd).equals(b(scalar))).toBe(true);
+      expect(b(own).equals(b(scalar))).toBe(true);
     }
   });
 

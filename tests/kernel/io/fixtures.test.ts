@@ -1,7 +1,7 @@
 // The independently written fixtures decode to expected.json's values.
 import path from "node:path";
-import { describe, expect, it } from "vitest";
-import { openCheckpoint } from "../../../kernel/io/index.js";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { allocF32, openCheckpoint, useSimd } from "../../../kernel/io/index.js";
 import { expected, fixtures } from "../../helpers.js";
 
 const parse = (s: string) => (s === "inf" ? Infinity : s === "-inf" ? -Infinity : s === "nan" ? NaN : Number(s));
@@ -17,7 +17,9 @@ describe.each(["tiny-llama-bf16-sharded", "tiny-llama-f16", "tiny-llama-f32.safe
     expect(c.stats.rangeReads).toBe(0);
   });
 
-  it("decodes every tensor: sum of finite values and the first six (inf, -inf, -0, subnormal)", () => {
+  it.each([["SIMD", true], ["scalar", false]] as const)("decodes every tensor (%s): sum of finite values and the first six (inf, -inf, -0, subnormal)", (_, simd) => {
+    useSimd(simd);
+    onTestFinished(() => useSimd(true));
     const c = openCheckpoint(path.join(fixtures, name));
     for (const t of c.tensors) {
       const v = c.readF32(t.name, 0, t.numel);
@@ -31,14 +33,15 @@ describe.each(["tiny-llama-bf16-sharded", "tiny-llama-f16", "tiny-llama-f32.safe
     c.close();
   });
 
-  it("decodes the same in chunks of any size as in one read", () => {
+  it("decodes the same in chunks of any size, into plain or allocF32 buffers, as in one read", () => {
     const c = openCheckpoint(path.join(fixtures, name));
     for (const t of c.tensors) {
       const whole = c.readF32(t.name, 0, t.numel);
-      const chunked = new Float32Array(t.numel);
-      const buf = new Float32Array(7);
-      for (let s = 0; s < t.numel; s += 7) chunked.set(c.readF32(t.name, s, Math.min(7, t.numel - s), buf), s);
-      expect(Buffer.from(chunked.buffer).equals(Buffer.from(whole.buffer))).toBe(true);
+      for (const [size, buf] of [[7, new Float32Array(7)], [40, allocF32(40)], [t.numel, allocF32(t.numel)]] as const) {
+        const chunked = new Float32Array(t.numel);
+        for (let s = 0; s < t.numel; s += size) chunked.set(c.readF32(t.name, s, Math.min(size, t.numel - s), buf), s);
+        expect(Buffer.from(chunked.buffer).equals(Buffer.from(whole.buffer)), `${t.name} in chunks of ${size}`).toBe(true);
+      }
     }
   });
 });
