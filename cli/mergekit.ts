@@ -73,6 +73,20 @@ const RESERVED = new Set([
   "average", "merged", "base", "part", ...METHODS,
 ]);
 
+interface GtaSettings {
+  row: (typeof GTA)[string];
+  /** Per expert. */
+  weights: Setting[];
+  density: Setting[];
+  /** DARE: 1 − density. */
+  p?: Setting[];
+  gamma?: Setting[];
+  epsilon?: Setting[];
+  normalize: boolean;
+  rescale: boolean;
+  lambda: Setting;
+}
+
 interface Found {
   setting: Setting;
   at: YamlPath;
@@ -82,6 +96,8 @@ class Translator {
   private readonly loads: string[] = [];
   private readonly vars = new Map<string, string>();
   private readonly used = new Set<string>();
+  /** Lines the merge expressions need first (per-model task vectors). */
+  private readonly pre: string[] = [];
   /** `#` lines printed above the merge. */
   private readonly notes: string[] = [];
 
@@ -134,7 +150,7 @@ class Translator {
       const stem = path.replace(/[\\/]+$/, "").split(/[\\/]/).pop()!.replace(/\.safetensors$/, "");
       let candidate = stem.replace(/[^A-Za-z0-9_]+/g, "_").replace(/^_+|_+$/g, "") || "model";
       if (/^\d/.test(candidate)) candidate = `m_${candidate}`;
-      if (RESERVED.has(candidate)) candidate = `${candidate}_model`;
+      if (RESERVED.has(candidate) || /^(tv|part)\d*$/.test(candidate)) candidate = `${candidate}_model`; // names the script itself uses
       name = candidate;
       for (let i = 2; this.used.has(name); i++) name = `${candidate}_${i}`;
       this.vars.set(path, name);
@@ -215,31 +231,20 @@ class Translator {
     return found.setting;
   }
 
-  /**
-   * A per-model parameter (density, gamma, epsilon) as one value. mergekit
-   * allows a different value per model; mergelab's k/p/γ/ε are one value
-   * (a schedule at most), so differing values are refused where they are.
-   */
-  private oneForAll(name: string, settings: Setting[], slice: Slice, experts: Source[]): string {
-    const i = settings.findIndex((s) => !sameSetting(s, settings[0]));
-    if (i < 0) return render(settings[0]);
-    const at = this.lookup(name, slice, experts[i])?.at ?? experts[i].at;
-    throw this.doc.error(at, `${name} differs between models (${render(settings[0])} vs ${render(settings[i])}): per-model ${name} is not supported yet; give one value for all models`);
-  }
-
   private translateMerge(): string[] {
     const { slices, sliced } = this.cfg;
     const parts = slices.map((slice, i) => this.translateSlice(slice, i));
+    const pre = this.pre.splice(0);
     if (this.cfg.method === "passthrough" || !sliced) {
-      if (parts.length === 1) return [`merged = ${parts[0]}`];
-      return [`merged = stack([${parts.join(", ")}])`];
+      if (parts.length === 1) return [...pre, `merged = ${parts[0]}`];
+      return [...pre, `merged = stack([${parts.join(", ")}])`];
     }
-    if (parts.length === 1) return [`merged = ${parts[0]}`];
+    if (parts.length === 1) return [...pre, `merged = ${parts[0]}`];
     const names = parts.map((_, i) => `part${i + 1}`);
-    return [...parts.map((p, i) => `${names[i]} = ${p}`), `merged = stack([${names.join(", ")}])`];
+    return [...pre, ...parts.map((p, i) => `${names[i]} = ${p}`), `merged = stack([${names.join(", ")}])`];
   }
 
-  /** The expression that merges one output slice. */
+  /** The expression that merges one output slice (lines it needs first go to `pre`). */
   private translateSlice(slice: Slice, index: number): string {
     const method = this.cfg.method;
     if (method === "passthrough") return this.passthrough(slice);
@@ -254,7 +259,12 @@ class Translator {
       if (fw === true) throw this.doc.error(this.lookup("filter_wise", slice)!.at, "model_stock filter_wise: true is not supported yet");
       return `model_stock(${xs}, base=${this.expr(base)})`;
     }
-    return `${method}(${xs}, base=${this.expr(base)}, ${this.gtaArgs(slice, experts).join(", ")})`;
+    const gta = this.gtaSettings(slice, experts);
+    const uniform = (xs?: Setting[]) => !xs || xs.every((x) => sameSetting(x, xs[0]));
+    if (uniform(gta.density) && uniform(gta.gamma) && uniform(gta.epsilon)) {
+      return `${method}(${xs}, base=${this.expr(base)}, ${this.gtaArgs(gta).join(", ")})`;
+    }
+    return this.gtaBlocks(gta, experts, base, index);
   }
 
   private baseSource(slice: Slice): Source {
@@ -266,50 +276,79 @@ class Translator {
     return { model: base, at: ["base_model"] };
   }
 
-  /** The generalized task-arithmetic family: weights, sparsifier, λ, normalize, rescale. */
-  private gtaArgs(slice: Slice, experts: Source[]): string[] {
-    const method = this.cfg.method;
-    const row = GTA[method];
-    const weights = experts.map((s) => this.tensorParam("weight", slice, s));
-    const density = experts.map((s) => this.tensorParam("density", slice, s));
-    const normalize = this.globalParam("normalize", slice, "bool") as boolean;
-    const rescale = this.globalParam("rescale", slice, "bool") as boolean;
-    const lambda = this.globalParam("lambda", slice, "number");
+  /** Every parameter of a generalized task-arithmetic merge, resolved as mergekit would. */
+  private gtaSettings(slice: Slice, experts: Source[]): GtaSettings {
+    const row = GTA[this.cfg.method];
+    const per = (name: string) => experts.map((s) => this.tensorParam(name, slice, s));
+    const density = per("density");
+    const gamma = row.sparsify === "outliers" ? per("gamma") : undefined;
     if (this.lookup("int8_mask", slice)) this.note("int8_mask: ignored (mergelab votes in float32; the result does not depend on it)");
-    const args: string[] = [];
-    args.push(`${NAMES.weights}=[${weights.map(render).join(", ")}]`);
-    if (row.sparsify === "magnitude" || row.sparsify === "outliers" || row.sparsify === "della") {
-      args.push(`${NAMES.k}=${this.oneForAll("density", density, slice, experts)}`);
+    if (row.sparsify === "random") this.note("density d (fraction kept) is written as p = 1 - d (DARE's drop probability)");
+    const rescale = this.globalParam("rescale", slice, "bool") as boolean;
+    if (!HAS_RESCALE.has(this.cfg.method) && rescale && row.sparsify) {
+      throw this.doc.error(this.lookup("rescale", slice)!.at, `rescale: true is not supported yet for ${this.cfg.method} (mergekit rescales the trimmed task vector to its L1 norm)`);
     }
-    if (row.sparsify === "random") {
-      this.note("density d (fraction kept) is written as p = 1 - d (DARE's drop probability)");
-      this.oneForAll("density", density, slice, experts);
-      args.push(`${NAMES.p}=${render(mapSetting(density[0], complement))}`);
+    if (gamma && gamma.some((g, i) => density[i] === 1 && g !== 0)) {
+      // mergekit skips the outlier cut entirely at density 1; gamma=0 says the same to mergelab
+      this.note("density 1: mergekit keeps the whole task vector (no outlier cut), so gamma is 0 there");
+      gamma.forEach((_, i) => density[i] === 1 && (gamma[i] = 0));
     }
-    if (row.sparsify === "outliers") args.push(`${NAMES.gamma}=${this.outlierGamma(slice, experts, density)}`);
-    if (row.sparsify === "della") args.push(`${NAMES.epsilon}=${this.oneForAll("epsilon", experts.map((s) => this.tensorParam("epsilon", slice, s)), slice, experts)}`);
-    args.push(`${NAMES.lambda}=${render(lambda)}`);
-    args.push(`normalize=${normalize}`);
-    this.rescaleArg(slice, rescale, args);
+    return {
+      row,
+      weights: per("weight"),
+      density,
+      p: row.sparsify === "random" ? density.map((d) => mapSetting(d, complement)) : undefined,
+      gamma,
+      epsilon: row.sparsify === "della" ? per("epsilon") : undefined,
+      normalize: this.globalParam("normalize", slice, "bool") as boolean,
+      rescale,
+      lambda: this.globalParam("lambda", slice, "number"),
+    };
+  }
+
+  /** Keyword arguments of the method call when k/p/γ/ε are one value for all experts. */
+  private gtaArgs(s: GtaSettings): string[] {
+    const { row } = s;
+    const args = [`${NAMES.weights}=[${s.weights.map(render).join(", ")}]`];
+    if (s.p) args.push(`${NAMES.p}=${render(s.p[0])}`);
+    else if (row.sparsify) args.push(`${NAMES.k}=${render(s.density[0])}`);
+    if (s.gamma) args.push(`${NAMES.gamma}=${render(s.gamma[0])}`);
+    if (s.epsilon) args.push(`${NAMES.epsilon}=${render(s.epsilon[0])}`);
+    args.push(`${NAMES.lambda}=${render(s.lambda)}`, `normalize=${s.normalize}`);
+    if (HAS_RESCALE.has(this.cfg.method)) args.push(`rescale=${s.rescale}`);
     if (row.sparsify === "random" || row.sparsify === "della") args.push("seed=0");
     return args;
   }
 
-  /** mergekit skips the outlier cut entirely at density 1; gamma=0 says the same to mergelab. */
-  private outlierGamma(slice: Slice, experts: Source[], density: Setting[]): string {
-    const gamma = experts.map((s) => this.tensorParam("gamma", slice, s));
-    const out = gamma.map((g, i) => (density[i] === 1 ? 0 : g));
-    if (out.some((g, i) => g !== gamma[i])) this.note("density 1: mergekit keeps the whole task vector (no outlier cut), so gamma is 0 there");
-    return this.oneForAll("gamma", out, slice, experts);
-  }
-
-  /** rescale: mergelab's DARE/DELLA take it; for magnitude trims (mergekit: rescale to the L1 norm) it is not supported yet. */
-  private rescaleArg(slice: Slice, rescale: boolean, args: string[]): void {
-    const method = this.cfg.method;
-    if (HAS_RESCALE.has(method)) args.push(`rescale=${rescale}`);
-    else if (rescale && GTA[method].sparsify) {
-      throw this.doc.error(this.lookup("rescale", slice)!.at, `rescale: true is not supported yet for ${method} (mergekit rescales the trimmed task vector to its L1 norm)`);
+  /**
+   * Per-model density/gamma/epsilon (mergelab's methods take one value for all
+   * experts): the same merge spelled with the building blocks — each task
+   * vector sparsified with its own value, then the TIES disjoint mean or the
+   * weighted sum. Random sparsifiers get one seed per expert (seed=i), as the
+   * method's per-expert streams would differ.
+   */
+  private gtaBlocks(s: GtaSettings, experts: Source[], base: Source, index: number): string {
+    const { row } = s;
+    if (typeof s.lambda !== "number") {
+      throw this.doc.error(["parameters", "lambda"], "lambda that varies by layer or tensor, with per-model density/gamma/epsilon, is not supported yet");
     }
+    const b = this.expr(base);
+    const sparsified = experts.map((x, i) => {
+      const d = `task_vector(${this.expr(x)}, ${b})`;
+      switch (row.sparsify) {
+        case "magnitude": return `trim(${d}, k=${render(s.density[i])})`;
+        case "random": return `drop(${d}, p=${render(s.p![i])}, seed=${i}, rescale=${s.rescale})`;
+        case "outliers": return `trim_outliers(${d}, k=${render(s.density[i])}, ${NAMES.gamma}=${render(s.gamma![i])})`;
+        case "della": return `magprune(${d}, k=${render(s.density[i])}, ${NAMES.epsilon}=${render(s.epsilon![i])}, seed=${i}, rescale=${s.rescale})`;
+        default: return d;
+      }
+    });
+    const tv = this.cfg.slices.length > 1 ? `tv${index + 1}` : "tv";
+    this.note("per-model density/gamma/epsilon: spelled with the building blocks (task_vector, sparsifier, then disjoint_mean or linear)");
+    this.pre.push(`${tv} = [`, ...sparsified.map((x) => `  ${x},`), "]");
+    const weights = `${NAMES.weights}=[${s.weights.map(render).join(", ")}], normalize=${s.normalize}`;
+    const delta = row.consensus ? `disjoint_mean(${tv}, ${weights})` : `linear(${tv}, ${weights})`;
+    return `${b} + ${num(s.lambda)} * ${delta}`;
   }
 
   private note(text: string): void {

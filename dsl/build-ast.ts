@@ -125,11 +125,19 @@ class AstBuilder extends BaseVisitor {
     let k = 0;
     const operand = (): Expr => {
       const o = operands[k++]!.children as Ctx;
-      const nots = toks(o, "Not");
-      let e = this.expr(node(o, "unary"));
-      if (nots.length === 0) return e;
-      e = climb(e, PREC_NOT + 1); // `not a < b` is not (a < b)
-      for (const t of [...nots].reverse()) e = { kind: "unary", op: "not", operand: e, span: spanFrom(tokenSpan(t), e.span) };
+      let e = this.postfix(o);
+      const prefix = toks(o, "prefix");
+      for (let i = prefix.length - 1; i >= 0; i--) {
+        const t = prefix[i]!;
+        const span = () => spanFrom(tokenSpan(t), e.span);
+        if (t.image === "not") {
+          e = climb(e, PREC_NOT + 1); // `not a < b` is not (a < b)
+          e = { kind: "unary", op: "not", operand: e, span: span() };
+        } else if (e.kind === "number") {
+          // `-3` is a number literal (so it reads back as one in messages and --set values)
+          e = { kind: "number", value: t.image === "-" ? -e.value : e.value, span: span() };
+        } else e = { kind: "unary", op: t.image as "-" | "+", operand: e, span: span() };
+      }
       return e;
     };
     const climb = (first: Expr, minPrec: number): Expr => {
@@ -153,16 +161,8 @@ class AstBuilder extends BaseVisitor {
     throw new Error("visited through expression");
   }
 
-  unary(ctx: Ctx): Expr {
-    const op = tok(ctx, "op");
-    if (!op) return this.expr(node(ctx, "postfix"));
-    const operand = this.expr(node(ctx, "unary"));
-    // fold `-3` into a literal so `-3` reads back as a number in messages and --set values
-    if (operand.kind === "number") return { kind: "number", value: op.image === "-" ? -operand.value : operand.value, span: spanFrom(tokenSpan(op), operand.span) };
-    return { kind: "unary", op: op.image as "-" | "+", operand, span: spanFrom(tokenSpan(op), operand.span) };
-  }
-
-  postfix(ctx: Ctx): Expr {
+  /** An operand's atom with its calls, indexing and fields applied left to right. */
+  private postfix(ctx: Ctx): Expr {
     let e = this.expr(node(ctx, "atom"));
     for (const s of nodes(ctx, "suffix")) {
       const c = s.children as Ctx;

@@ -9,9 +9,8 @@
  *   ifStmt     := "if" expression block ("else" (ifStmt | block))?
  *   block      := "{" (statement SEP)* "}"
  *   expression := operand (BINOP operand)*      (precedence: or < and < not < comparisons < + - < * /,
- *   operand    := "not"* unary                    applied by build-ast.ts; comparisons do not chain)
- *   unary      := ("-"|"+") unary | postfix
- *   postfix    := atom ( "(" args ")" | "[" subscript "]" | "." NAME )*
+ *                                                 applied by build-ast.ts; comparisons do not chain)
+ *   operand    := ("not" | "-" | "+")* atom ( "(" args ")" | "[" subscript "]" | "." NAME )*
  *   atom       := NUMBER | STRING | true | false | none | NAME | "(" expression ")" | list | dict
  *   list       := "[" (expression (compClause+ | ("," expression)* ","?))? "]"
  *   dict       := "{" (entry ("," entry)* ","?)? "}";  entry := (STRING | NAME) ":" expression
@@ -40,7 +39,6 @@ const friendlyRule: Record<string, string> = {
   atom: "an expression",
   expression: "an expression",
   operand: "an expression",
-  unary: "an expression",
   statement: "a statement",
   argument: "an argument",
   entry: "a key (a string or a name)",
@@ -165,27 +163,18 @@ class MergeParser extends CstParser {
     });
   });
 
+  /** Prefix operators, an atom and its postfix calls/indexing/fields, in one rule (fewer CST levels per atom). */
   operand = this.RULE("operand", () => {
-    this.MANY(() => this.CONSUME(T.Not));
-    this.SUBRULE(this.unary);
-  });
-
-  unary = this.RULE("unary", () => {
-    this.OR([
-      {
-        ALT: () => {
-          this.OR2([{ ALT: () => this.CONSUME(T.Minus, { LABEL: "op" }) }, { ALT: () => this.CONSUME(T.Plus, { LABEL: "op" }) }]);
-          this.SUBRULE(this.unary);
-        },
-      },
-      { ALT: () => this.SUBRULE(this.postfix) },
-    ]);
-  });
-
-  postfix = this.RULE("postfix", () => {
-    this.SUBRULE(this.atom);
-    this.MANY(() => {
+    this.MANY(() =>
       this.OR([
+        { ALT: () => this.CONSUME(T.Not, { LABEL: "prefix" }) },
+        { ALT: () => this.CONSUME(T.Minus, { LABEL: "prefix" }) },
+        { ALT: () => this.CONSUME(T.Plus, { LABEL: "prefix" }) },
+      ]),
+    );
+    this.SUBRULE(this.atom);
+    this.MANY2(() => {
+      this.OR2([
         { ALT: () => this.SUBRULE(this.callSuffix, { LABEL: "suffix" }) },
         { ALT: () => this.SUBRULE(this.indexSuffix, { LABEL: "suffix" }) },
         { ALT: () => this.SUBRULE(this.attrSuffix, { LABEL: "suffix" }) },

@@ -19,6 +19,7 @@ import { parse } from "./parse.js";
 import { Interpreter, Scope } from "./interpreter.js";
 import { ScriptError, type Diagnostic } from "./diagnostics.js";
 import { completeAt, inspectAt, isCompleteCode } from "./completion.js";
+import { notebookDisplay } from "../kernel/notebook/display.js";
 
 export interface SessionOptions {
   /** Relative paths resolve against this (default: process.cwd()). */
@@ -227,5 +228,6 @@ export function createMx(session: Session = new Session()): Mx {
 }
 
 /** The default `mx`, over a session rooted at process.cwd(). */
-export const mx: Mx = createMx();
+// (rich output — e.g. save's progress bar — reaches a tslab notebook; elsewhere display is a no-op)
+export const mx: Mx = createMx(new Session({ display: notebookDisplay }));
 

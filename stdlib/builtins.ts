@@ -324,16 +324,6 @@ const range: FunctionSpec = {
   },
 };
 
-const abs: FunctionSpec = {
-  name: "abs",
-  category: "util",
-  doc: "Absolute value of a number.",
-  example: "abs(-0.5)",
-  params: [{ name: "x", type: "number", required: true, doc: "a number" }],
-  returns: "number",
-  call: (a) => Math.abs(a.x as number),
-};
-
 const round: FunctionSpec = {
   name: "round",
   category: "util",
@@ -468,7 +458,7 @@ const match: FunctionSpec = {
 export const specs: FunctionSpec[] = [
   load, loadAll, save,
   print, explain,
-  sum, mean, extreme("min"), extreme("max"), len, range, abs, round, strFn, zip,
+  sum, mean, extreme("min"), extreme("max"), len, range, round, strFn, zip,
   table, records, keys,
   layers, match,
 ];

@@ -82,7 +82,16 @@ export class ModelValue {
 
   constructor(init: ModelInit) {
     this.tensors = init.tensors;
-    this.recipe = init.recipe;
+    // memoized per graph and tensor: a model used twice in an expression (x + x, nested
+    // merges) expands once, so deep expressions stay linear instead of exponential
+    const memo = new WeakMap<Graph, Map<string, Node>>();
+    this.recipe = (g, tensor) => {
+      let m = memo.get(g);
+      if (!m) memo.set(g, (m = new Map()));
+      let node = m.get(tensor);
+      if (!node) m.set(tensor, (node = init.recipe(g, tensor)));
+      return node;
+    };
     this.carry = init.carry;
     this.origin = init.origin;
     this.label = init.label;
@@ -91,8 +100,9 @@ export class ModelValue {
 
   /** Number of layers implied by the tensor names. */
   get numLayers(): number {
-    return countLayers(this.tensors.keys());
+    return (this.layerCount ??= countLayers(this.tensors.keys()));
   }
+  private layerCount: number | undefined;
 
   /** The TensorContext methods see for tensor `name`. */
   context(name: string): TensorContext {
@@ -260,7 +270,7 @@ export function mapTensors(
     recipe: (g, name) => fn(g, models.map((m) => m.recipe(g, name)), context(name)),
     carry: (name) => ref.carry(name),
     origin: opts.origin ?? ref.origin ?? models.find((m) => m.origin)?.origin,
-    label: opts.label ?? `merge(${models.map((m) => m.label).join(", ")})`,
+    label: opts.label ?? `merge(${models.map((m) => shortLabel(m.label)).join(", ")})`,
     inputs,
   });
 }
@@ -285,13 +295,18 @@ function checkCompatible(models: readonly ModelValue[]): void {
   }
 }
 
+/** Labels of derived models quote their inputs' labels, shortened so that deep expressions stay readable. */
+function shortLabel(label: string): string {
+  return label.length > 48 ? `${label.slice(0, 45)}…` : label;
+}
+
 const OPS: Record<string, BinaryOp> = { "+": "add", "-": "sub", "*": "mul", "/": "div" };
 
 /** `a op b` per tensor, for models and numbers (at least one a model). */
 export function combine(op: "+" | "-" | "*" | "/", a: ModelValue | number, b: ModelValue | number): ModelValue | number {
   const bop = OPS[op];
   if (!bop) throw new MergelabError(`unknown operator '${op}'`);
-  const name = (x: ModelValue | number) => (typeof x === "number" ? String(x) : x.label);
+  const name = (x: ModelValue | number) => (typeof x === "number" ? String(x) : shortLabel(x.label));
   const label = `(${name(a)} ${op} ${name(b)})`;
   if (typeof a === "number" && typeof b === "number") {
     return op === "+" ? a + b : op === "-" ? a - b : op === "*" ? a * b : a / b;

@@ -430,10 +430,10 @@ export function explainPlan(models: ModelValue | readonly ModelValue[], opts: Pl
 
 const fmtBytes = (b: number) => (b >= 1 << 30 ? `${(b / (1 << 30)).toFixed(2)} GiB` : b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(1)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
 
-function nodeText(n: SerialNode): string {
+function nodeText(n: SerialNode, source?: number): string {
   if (n.op === "input") {
     const a = n.arg as { model: number; tensor: string };
-    return `input(${a.tensor})`;
+    return `input(#${source ?? a.model} ${a.tensor})`;
   }
   if (n.op === "const") return `${constValue(n as unknown as Node)}`;
   if (n.op === "rand") {
@@ -475,7 +475,7 @@ function explainText(plan: Plan): string {
   const compute = plan.computeJobs;
   const carry = plan.jobs.length - compute.length;
   lines.push(`plan: ${plan.roots.length} output model(s), ${plan.jobs.length} tensors (${compute.length} computed, ${carry} carried through)`);
-  lines.push(`inputs: ${plan.sources.map((s) => s.label).join(", ") || "none"}`);
+  lines.push(`inputs: ${plan.sources.map((s, i) => `#${i} ${s.label}`).join(", ") || "none"}`);
   if (plan.modelStats.length) lines.push(`model-scope statistics (2 pre-passes over their tensors): ${plan.modelStats.map((s) => `${s.key} (m=${s.m})`).join(", ")}`);
   lines.push(
     `reads ${fmtBytes(plan.bytesRead)}, writes ${fmtBytes(plan.bytesWritten)}; chunk ${formatCount(plan.options.chunkSize)} elements, ` +
@@ -486,7 +486,7 @@ function explainText(plan: Plan): string {
     const more = jobs.length > 1 ? ` (and ${jobs.length - 1} more with the same graph)` : "";
     lines.push("");
     lines.push(`${j.name} [${j.shape.join(", ")}]${more}: ${j.nodes.length} nodes, ${j.passes.length} pass(es)`);
-    j.nodes.forEach((n, i) => lines.push(`  %${i} = ${nodeText(n)}${n.scalar && n.op !== "const" ? "  (scalar)" : ""}`));
+    j.nodes.forEach((n, i) => lines.push(`  %${i} = ${nodeText(n, j.inputSources[i]?.source)}${n.scalar && n.op !== "const" ? "  (scalar)" : ""}`));
     if (j.modelPass) lines.push(`  ${passText(j, j.modelPass, 0, "model pre-pass (×2)")}`);
     j.passes.forEach((p, k) => lines.push(`  ${passText(j, p, k)}`));
   }
@@ -503,7 +503,7 @@ function explainHtml(plan: Plan): string {
   const rows = groups(plan)
     .map(({ jobs }) => {
       const j = jobs[0];
-      const graph = j.nodes.map((n, i) => `%${i} = ${nodeText(n)}`).join("\n");
+      const graph = j.nodes.map((n, i) => `%${i} = ${nodeText(n, j.inputSources[i]?.source)}`).join("\n");
       const passes = j.passes.map((p, k) => passText(j, p, k)).join("<br>");
       return `<tr><td style="text-align:left">${esc(j.name)}${jobs.length > 1 ? ` <i>+${jobs.length - 1}</i>` : ""}</td><td>[${j.shape.join(", ")}]</td>` +
         `<td style="text-align:left">${passes}</td><td style="text-align:left"><details><summary>${j.nodes.length} nodes</summary><pre>${esc(graph)}</pre></details></td></tr>`;

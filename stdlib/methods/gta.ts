@@ -9,15 +9,13 @@
  *   ties:  γ = sign⁺(Σ u_i);  δ = Σ_{sign u_i = γ} u_i  (÷ Σ_{agreeing} w_i when normalize)
  *   result = b + λ·δ
  */
-import type { Graph, Node } from "../../kernel/engine/ir.js";
-import type { TensorContext } from "../../kernel/engine/schedule.js";
-import { isComputedFloat } from "../../kernel/io/dtypes.js";
-import type { ModelValue } from "../../kernel/engine/model.js";
 import { MergelabError } from "../../kernel/errors.js";
-import { isSchedule } from "../../kernel/engine/schedule.js";
+import type { Graph, Node } from "../../kernel/engine/ir.js";
+import type { ModelValue } from "../../kernel/engine/model.js";
+import { isSchedule, type TensorContext } from "../../kernel/engine/schedule.js";
+import { isComputedFloat } from "../../kernel/io/dtypes.js";
 import type { FunctionSpec, ParamSpec } from "../spec.js";
-import type { MethodDefinition } from "./define.js";
-import { methodSpec } from "./define.js";
+import { methodSpec, type MethodDefinition } from "./define.js";
 import * as P from "./params.js";
 import * as step from "./steps.js";
 

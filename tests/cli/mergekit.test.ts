@@ -51,6 +51,14 @@ const EXPECT: Record<string, Array<string | RegExp>> = {
   "model-stock.yml": ["merged = model_stock([bf16, f16], base=base)"],
   "passthrough-frankenmerge.yml": ["merged = stack([slice(f32, 0, 2), slice(f16, 1, 2)])", "# stack(): output layers are renumbered consecutively"],
   "passthrough-scale.yml": ['merged = passthrough(f16, scale=match({"self_attn": 0}, default=1))'],
+  "dare-ties-per-model.yml": [
+    "tv = [\n  drop(task_vector(bf16, base), p=0.2, seed=0, rescale=true),\n  drop(task_vector(f16, base), p=0.6, seed=1, rescale=true),\n]\n",
+    "merged = base + 0.9 * disjoint_mean(tv, weights=[0.6, 0.4], normalize=false)",
+  ],
+  "breadcrumbs-per-model.yml": [
+    "  trim_outliers(task_vector(bf16, base), k=0.5, γ=0.05),\n  trim_outliers(task_vector(f16, base), k=layers([0.3, 0.6]), γ=0.1),\n",
+    "merged = base + 1 * linear(tv, weights=[1, 2], normalize=true)",
+  ],
   "ties-slices.yml": [
     "part1 = ties([slice(bf16, 0, 1), slice(f16, 0, 1)], base=slice(base, 0, 1), weights=[1, 1], k=0.7, λ=1, normalize=true)",
     "part2 = ties([slice(bf16, 1, 2), slice(f16, 1, 2)], base=slice(base, 1, 2), weights=[0.5, 2], k=0.3, λ=1, normalize=true)",
@@ -147,6 +155,21 @@ describe("mergekit configs: what the outputs hold", () => {
     expect([...floats(path.join(work, "passthrough-frankenmerge-yaml"), "lm_head.weight")]).toEqual([...floats(path.join(work, "models/f16"), "lm_head.weight")]);
   });
 
+  it("the building-block spelling used for per-model densities is the method itself when the values agree", async () => {
+    const yaml = (d2: number) =>
+      `models:\n  - model: models/bf16\n    parameters: {weight: 0.7, density: 0.5}\n  - model: models/f16\n    parameters: {weight: 0.3, density: ${d2}}\n` +
+      "merge_method: ties\nbase_model: models/f32.safetensors\nparameters: {lambda: 0.8}\n";
+    const blocks = mergekitToScript(yaml(0.25), { outDir: "blocks" }).replace("k=0.25)", "k=0.5)");
+    expect(blocks).toContain("merged = base + 0.8 * disjoint_mean(tv, weights=[0.7, 0.3], normalize=true)");
+    const method = mergekitToScript(yaml(0.5), { outDir: "method" });
+    expect(method).toContain("merged = ties([bf16, f16], base=base, weights=[0.7, 0.3], k=0.5, λ=0.8, normalize=true)");
+    fs.writeFileSync(path.join(work, "blocks.mlab"), blocks);
+    fs.writeFileSync(path.join(work, "method.mlab"), method);
+    expect(await runVerb(["blocks.mlab", "--quiet"])).toBe(0);
+    expect(await runVerb(["method.mlab", "--quiet"])).toBe(0);
+    expect(tensorDifferences(readTensors(path.join(work, "blocks")), readTensors(path.join(work, "method")))).toEqual([]);
+  });
+
   it("passthrough scale with a filter zeroes self_attn and copies the rest", () => {
     const out = readTensors(path.join(work, "passthrough-scale-yaml"));
     const f16 = readTensors(path.join(work, "models/f16"));
@@ -163,6 +186,16 @@ describe("mergekit configs: what the outputs hold", () => {
     expect(card).toMatch(/^---\n/);
     expect(card).toContain("- mergelab");
     expect(card).toContain("merge_method: slerp"); // the mergekit config it came from
+  });
+});
+
+describe("mergekit configs: the script's names", () => {
+  it("a variable per model path, never shadowing the language's names", () => {
+    const yaml = "models:\n  - model: x/tv\n    parameters: {weight: 1}\n  - model: y/load\n    parameters: {weight: 1}\n" +
+      "  - model: z/9b-it\n    parameters: {weight: 1}\n  - model: w/load/\n    parameters: {weight: 2}\nmerge_method: linear\n";
+    const script = mergekitToScript(yaml, { outDir: "o" });
+    expect(script).toContain('tv_model = load("x/tv")\nload_model = load("y/load")\nm_9b_it = load("z/9b-it")\nload_model_2 = load("w/load/")\n');
+    expect(script).toContain("merged = linear([tv_model, load_model, m_9b_it, load_model_2], weights=[1, 1, 1, 2], normalize=true)\n");
   });
 });
 
@@ -186,9 +219,9 @@ describe("mergekit configs: errors point at the YAML line", () => {
     ["a tokenizer section", `${two}merge_method: linear\ntokenizer:\n  source: union\n`, /^config\.yml:10:11: error: tokenizer: only 'source: base' is supported yet/],
     ["chat_template", `${two}merge_method: linear\nchat_template: chatml\n`, /^config\.yml:9:16: error: chat_template is not supported yet/],
     [
-      "per-model densities that differ",
-      "models:\n  - model: a\n    parameters: {weight: 1, density: 0.5}\n  - model: b\n    parameters: {weight: 1, density: 0.3}\nmerge_method: ties\nbase_model: base\n",
-      /^config\.yml:5:38: error: density differs between models \(0\.5 vs 0\.3\): per-model density is not supported yet/,
+      "per-model densities with a lambda that varies",
+      "models:\n  - model: a\n    parameters: {weight: 1, density: 0.5}\n  - model: b\n    parameters: {weight: 1, density: 0.3}\nmerge_method: ties\nbase_model: base\nparameters:\n  lambda: [1, 0.5]\n",
+      /^config\.yml:9:11: error: lambda that varies by layer or tensor, with per-model density\/gamma\/epsilon, is not supported yet/,
     ],
     ["a missing weight", "models:\n  - model: a\n    parameters:\n      weight: 1\n  - model: b\nmerge_method: ties\nbase_model: base\n", /^config\.yml:5:5: error: 'weight' is required for ties/],
     ["an unknown top-level key", "models:\n  - model: a\nmerge_methd: ties\n", /^config\.yml:3:1: error: unknown key 'merge_methd' \(did you mean 'merge_method'\?\)/],

@@ -5,7 +5,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../helpers.js";
+import { spawnSync } from "node:child_process";
+import { repoRoot, runCli } from "../helpers.js";
 import { ProgressReporter, formatBytes, formatDuration, progressMode, type ProgressEvent } from "../../cli/progress.js";
 import { fixtureWorkspace } from "./checkpoints.js";
 
@@ -104,6 +105,21 @@ describe("mergelab run progress (stderr is a pipe here, not a terminal)", () => 
     progress.forEach((l, i) => expect(l).toMatch(new RegExp(`^merging  ${i + 1}/9 tensors  \\d+%  [\\d.]+ k?B read  [\\d.]+ k?B/s  ETA \\d+:\\d\\d  \\S+$`)));
     expect(lines[lines.length - 1]).toMatch(/^saved .*plain: 9 tensors, [\d.]+ k?B in [\d.]+ s \([\d.]+ kB read\)$/);
     expect(r.stderr).not.toContain("\r");
+  });
+
+  it("on a real terminal (a pty): one line redrawn in place, then the saved line", () => {
+    // /usr/bin/python3 is in the Debian image CI installs; its pty module gives the CLI a terminal
+    const r = spawnSync("/usr/bin/python3", ["-c", "import pty, sys; pty.spawn(sys.argv[1:])", process.execPath, path.join(repoRoot, "bin/mergelab.js"), "run", "m.mlab", "--set", 'OUT="tty"'], {
+      cwd: work,
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+    expect(r.status).toBe(0);
+    const redraws = r.stdout.split("\r\x1b[2K").slice(1);
+    expect(redraws[0]).toMatch(/^merging  1\/9 tensors  11%/);
+    expect(redraws.at(-2)).toMatch(/^merging  9\/9 tensors  100%  .*  ETA 0:00  \S+$/);
+    expect(redraws.at(-1)).toMatch(/^saved .*tty: 9 tensors/);
+    expect(redraws.slice(0, -1).every((d) => !d.includes("\n"))).toBe(true); // progress never scrolls
   });
 
   it("--quiet: nothing on stdout or stderr", () => {

@@ -185,6 +185,15 @@ describe("mx", () => {
     const ta = (await mx`${base} + ${k} * sum(${[avg, avg]} - ${base})`) as ModelValue;
     expect(Array.from((await materializeArrays(ta, { workers: 0 })).w!.data as Float32Array)).toEqual([2, 2, 2, 2]);
   });
+  it("interpolates tfjs-layers models by their weight names", async () => {
+    const mx = createMx(new Session({ cwd: ws, options: { workers: 0 } }));
+    const net = tf.sequential({ layers: [tf.layers.dense({ units: 2, inputShape: [3], name: "fc" })] });
+    net.setWeights([tf.ones([3, 2]), tf.tensor([1, 2])]);
+    const m = (await mx`${net} * 2`) as ModelValue;
+    expect([...m.tensors.keys()].sort()).toEqual(["fc/bias", "fc/kernel"]);
+    const arrays = await materializeArrays(m, { workers: 0 });
+    expect(Array.from(arrays["fc/bias"]!.data as Float32Array)).toEqual([2, 4]);
+  });
   it("errors point into the template text", async () => {
     const mx = createMx(new Session({ cwd: ws }));
     await expect(mx`ties(${[1]}, k=${2})`).rejects.toThrow(ScriptError);

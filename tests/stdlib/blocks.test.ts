@@ -106,6 +106,18 @@ describe("methods are compositions of blocks, bit for bit", () => {
     await same(run("della", { xs: f.expertModels, base: f.baseModel, k: 0.4, ε: 0.2, seed: 5, λ: 0.9 }), composed);
   });
 
+  it("model_stock = t·average + (1 − t)·base with t from the pairwise cosines (equal up to float32 rounding of t)", async () => {
+    const d = list(run("task_vectors", { xs: f.expertModels, base: f.baseModel }));
+    const cos = (i: number, j: number) => run("cosine", { a: d[i], b: d[j] });
+    const c = combine("/", add(add(cos(0, 1), cos(0, 2)), cos(1, 2)), 3) as ModelValue;
+    const t = combine("/", mul(3, c), add(1, mul(2, c))) as ModelValue;
+    const composed = add(mul(t, run("average", { xs: f.expertModels })), mul(combine("-", 1, t) as ModelValue, f.baseModel));
+    const [a, b] = [await computeF32(run("model_stock", { xs: f.expertModels, base: f.baseModel })), await computeF32(composed)];
+    for (const name of Object.keys(a)) {
+      for (let j = 0; j < a[name].length; j++) expect(Math.abs(a[name][j] - b[name][j]), `${name}[${j}]`).toBeLessThan(1e-5 * (1 + Math.abs(a[name][j])));
+    }
+  });
+
   it("ties composition differs when a step is left out (the comparison can fail)", async () => {
     const tv = list(run("task_vectors", { xs: f.expertModels, base: f.baseModel }));
     const untrimmed = add(f.baseModel, run("disjoint_mean", { xs: tv }));

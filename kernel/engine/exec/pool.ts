@@ -142,7 +142,7 @@ class WorkerRunner implements Runner {
     idle.push(this.worker);
   }
   kill() {
-    this.dead ??= new InterruptedError();
+    this.fail(new InterruptedError());
     this.detach();
     void this.worker.terminate();
   }

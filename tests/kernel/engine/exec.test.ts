@@ -5,7 +5,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InterruptedError, MergelabError } from "../../../kernel/errors.js";
 import { evaluateNaive, Graph, inputKey, kthLargestNaive } from "../../../kernel/engine/ir.js";
-import { combine, loadModel, mapTensors, type ModelValue } from "../../../kernel/engine/model.js";
+import { combine, loadModel, mapTensors, modelFromArrays, type ModelValue } from "../../../kernel/engine/model.js";
 import { evaluateScalars, materialize, materializeArrays, saveModel } from "../../../kernel/engine/exec/index.js";
 import { explainPlan } from "../../../kernel/engine/plan.js";
 import { openCheckpoint } from "../../../kernel/io/index.js";
@@ -123,6 +123,18 @@ describe("carried-through tensors, fixtures", () => {
     o.close();
   });
 
+  it("in-memory models (modelFromArrays) run on worker threads too", async () => {
+    const data = Float32Array.from({ length: 3000 }, (_, i) => (i % 17) - 8);
+    const m = modelFromArrays(new Map([["w", { shape: [3000], dtype: "F32" as const, data }], ["ids", { shape: [2], dtype: "I32" as const, data: new Uint8Array(new Int32Array([7, 9]).buffer) }]]));
+    const trimmed = mapTensors([m], (g, [x]) => g.where(g.binary("ge", g.abs(x), g.kth(g.abs(x), 500)), x, 0));
+    const inline = await materializeArrays(trimmed, { workers: 0 });
+    const threaded = await materializeArrays(trimmed, { workers: 2, chunkSize: 64 });
+    expect(firstMismatch(threaded.w.data as Float32Array, inline.w.data as Float32Array)).toBeUndefined();
+    expect(Array.from(new Int32Array((threaded.ids.data as Uint8Array).slice().buffer))).toEqual([7, 9]);
+    // |x| ≥ 7 (the 500th largest |x| is 7: 706 elements have |x| ≥ 7)
+    expect((inline.w.data as Float32Array).filter((v) => v !== 0).length).toBe(data.filter((v) => Math.abs(v) >= 7).length);
+  });
+
   it("materialize gives tfjs tensors with the computed values", async () => {
     const m = loadModel(path.join(fixtures, "mixed-int-buffer.safetensors"));
     const t = await materialize(combine("+", m, 1) as ModelValue);
@@ -232,5 +244,18 @@ describe("errors and explain", () => {
     expect(res[0].values.n).toBe(9);
     expect(res[0].values.sum).toBe(v.reduce((s, x) => s + x, 0));
     expect(res[0].values.top).toBe(Math.max(...v));
+  });
+});
+
+describe("model expressions", () => {
+  it("a model doubled 40 times expands linearly (recipes are memoized per graph) and computes 2^40·x", async () => {
+    const a = randomModel("deep", 16, { w: [3] });
+    let m: ModelValue = a;
+    for (let i = 0; i < 40; i++) m = combine("+", m, m) as ModelValue;
+    const plan = explainPlan(m);
+    expect(plan.computeJobs[0].nodes).toHaveLength(41);
+    const out = await materializeArrays(m);
+    const x = openCheckpoint(path.join(dir, "deep")).readF32("w", 0, 3);
+    expect(Array.from(out.w.data as Float32Array)).toEqual(Array.from(x, (v) => Math.fround(v * 2 ** 40)));
   });
 });

@@ -155,7 +155,10 @@ describe("interrupting a long merge", () => {
   async function interruptedSave(how: "message" | "signal", target: string): Promise<Msg[]> {
     const id = await k.send("shell", "execute_request", { code: `save(m, "${target}")`, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true });
     // wait until the merge is under way (the progress bar appeared), then interrupt
-    await k.waitFor(() => k.iopubLog.some((m) => m.parent_header.msg_id === id && m.header.msg_type === "display_data"), 120_000);
+    await k.waitFor(() => k.iopubLog.some((m) => m.parent_header.msg_id === id && m.header.msg_type === "display_data"), 120_000).catch((e) => {
+      const seen = k.iopubLog.filter((m) => m.parent_header.msg_id === id).map((m) => `${m.header.msg_type} ${JSON.stringify(m.content).slice(0, 300)}`);
+      throw new Error(`${e.message}: no progress bar; iopub for the save:\n${seen.join("\n")}\nkernel log:\n${k.stderr.slice(-3000)}`);
+    });
     if (how === "message") {
       const r = await k.reply("control", await k.send("control", "interrupt_request", {}), 10_000);
       expect(r.content).toEqual({ status: "ok" });
