@@ -11,6 +11,8 @@
  *   - filter: self_attn / value: 0.3, - value: 0.5        →  match({"self_attn": 0.3}, default=0.5)
  *   slices: [{sources: [{model: a, layer_range: [0, 16]}]}, …]  →  stack([slice(a, 0, 16), …])
  */
+import fs from "node:fs";
+import path from "node:path";
 import { YamlDoc, type YamlPath } from "./mergekit/yaml.js";
 import { readConfig, readSetting, suggest, type MergekitConfig, type Setting, type Slice, type Source, type Gradient } from "./mergekit/config.js";
 import {
@@ -23,12 +25,26 @@ export interface MergekitOptions {
   outDir?: string;
   /** The config's file name, for error locations and the header comment (default "config.yml"). */
   file?: string;
+  /**
+   * When running (not just printing): check that every model path exists
+   * relative to this directory, so a missing one is reported at its YAML line.
+   */
+  checkPathsIn?: string;
 }
 
 export function mergekitToScript(yamlText: string, opts: MergekitOptions = {}): string {
   const doc = new YamlDoc(yamlText, opts.file ?? "config.yml");
   const config = readConfig(doc);
+  if (opts.checkPathsIn !== undefined) checkPaths(doc, config, opts.checkPathsIn);
   return new Translator(doc, config).script(opts.outDir ?? "merged");
+}
+
+function checkPaths(doc: YamlDoc, cfg: MergekitConfig, dir: string): void {
+  const refs: Array<[string, YamlPath]> = cfg.slices.flatMap((s) => s.sources.map((x): [string, YamlPath] => [x.model, [...x.at, "model"]]));
+  if (cfg.base !== undefined) refs.push([cfg.base, ["base_model"]]);
+  for (const [p, at] of refs) {
+    if (!fs.existsSync(path.resolve(dir, p))) throw doc.error(at, `${p}: no such checkpoint (a directory or .safetensors file, relative to ${dir})`);
+  }
 }
 
 // ---------------------------------------------------------------- rendering

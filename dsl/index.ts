@@ -17,7 +17,7 @@ export {
   type ExecuteResult,
   type ScriptOptions,
 } from "./session.js";
-export { Closure, FunctionRef, POISON, isPoison, formatValue, typeName } from "./values.js";
+export { Closure, FunctionRef, POISON, isPoison, formatValue, typeName, displayValue } from "./values.js";
 export { Interpreter, Scope } from "./interpreter.js";
 export { specDoc } from "./completion.js";
 export { signature, describeParam } from "./bind.js";

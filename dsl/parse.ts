@@ -16,6 +16,41 @@ export interface ParseResult {
 }
 
 export function parse(text: string, file = "<input>"): ParseResult {
+  const { body, errors } = parseRecovering(text);
+  errors.sort((a, b) => a.span.offset - b.span.offset);
+  return {
+    program: { kind: "program", file, source: text, body },
+    diagnostics: errors.map((e) => ({ loc: locOf(e.span, file), message: e.message })),
+  };
+}
+
+/**
+ * An unclosed bracket swallows the rest of the file into one statement. To
+ * report the errors after it too, parsing resumes at the next line that
+ * starts in column 1 with a name (what a new statement looks like), with
+ * everything before it blanked out so lines and columns stay put. Only runs
+ * on text that already has that error, so valid scripts are never affected.
+ */
+function parseRecovering(text: string): { body: Stmt[]; errors: AstError[] } {
+  const r = parseStatements(text);
+  if (r.unclosedAt === undefined) return r;
+  const resume = resumeOffset(text, r.unclosedAt);
+  if (resume < 0) return r;
+  const rest = parseRecovering(text.slice(0, resume).replace(/[^\n]/g, " ") + text.slice(resume));
+  return {
+    body: [...r.body, ...rest.body],
+    errors: [...r.errors.filter((e) => e.span.offset < resume), ...rest.errors.filter((e) => e.span.offset >= resume)],
+  };
+}
+
+function resumeOffset(text: string, from: number): number {
+  const re = /\n(?=[A-Za-z_\u0370-\u03FF\u1F00-\u1FFF])/g;
+  re.lastIndex = from;
+  const m = re.exec(text);
+  return m ? m.index + 1 : -1;
+}
+
+function parseStatements(text: string): { body: Stmt[]; errors: AstError[]; unclosedAt?: number } {
   const { tokens, statements, errors: lexErrors } = layout(text);
   const errors: AstError[] = [...lexErrors];
   const body: Stmt[] = [];
@@ -40,11 +75,8 @@ export function parse(text: string, file = "<input>"): ParseResult {
     errors.push(...astErrors);
     if (astErrors.length === 0) body.push(stmt);
   });
-  errors.sort((a, b) => a.span.offset - b.span.offset);
-  return {
-    program: { kind: "program", file, source: text, body },
-    diagnostics: errors.map((e) => ({ loc: locOf(e.span, file), message: e.message })),
-  };
+  const unclosed = lexErrors.find((e) => e.message.endsWith("was never closed"));
+  return { body, errors, unclosedAt: unclosed?.span.offset };
 }
 
 function unclosedAt(errors: AstError[], from: number, to: number): boolean {

@@ -111,3 +111,23 @@ export function formatTable(t: Table): string {
   const line = (r: unknown[]) => r.map((c, j) => String(c ?? "").padEnd(widths[j]!)).join("  ").trimEnd();
   return [line(cells[0]!), widths.map((w) => "-".repeat(w)).join("  "), ...cells.slice(1).map(line)].join("\n");
 }
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
+}
+
+/**
+ * What a notebook shows for a value: its own bundle when it has one (models,
+ * plans, figures, schedules), an HTML table for tables, else the text form.
+ */
+export function displayValue(v: unknown): MimeBundle {
+  if (v instanceof Table) {
+    const head = `<tr>${v.columns.map((c) => `<th>${escapeHtml(c)}</th>`).join("")}</tr>`;
+    const rows = v.rows.map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(formatValue(c))}</td>`).join("")}</tr>`).join("");
+    return { "text/plain": formatTable(v), "text/html": `<table class="mergelab-table">${head}${rows}</table>` };
+  }
+  if (typeof v === "object" && v !== null && typeof (v as { toMimeBundle?: unknown }).toMimeBundle === "function") {
+    return (v as { toMimeBundle(): MimeBundle }).toMimeBundle();
+  }
+  return { "text/plain": formatValue(v) };
+}

@@ -17,6 +17,7 @@ import { MergelabError } from "../kernel/errors.js";
 import { PLOTLY_MIME } from "../kernel/notebook/plotly.js";
 import { displayValue } from "../kernel/notebook/display.js";
 import { valueToMimeBundle } from "../kernel/notebook/mime.js";
+import { formatValue } from "../dsl/values.js";
 import { Dict, Table, type Args, type CallContext, type FunctionSpec, type MimeBundle, type Value } from "./spec.js";
 
 export const PLOT_KINDS = ["line", "bar", "scatter", "heatmap", "histogram"] as const;
@@ -374,7 +375,7 @@ const displaySpec: FunctionSpec = {
   params: [{ name: "value", type: "any", required: true, doc: "the value to show" }],
   returns: "any",
   call(args: Args, ctx: CallContext): null {
-    ctx.display(valueToMimeBundle(args.value));
+    ctx.display(valueToMimeBundle(args.value, (v) => formatValue(v, true)));
     return null;
   },
 };

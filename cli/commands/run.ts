@@ -111,13 +111,13 @@ export async function readScript(file: string, outDir: string | undefined, verb:
     throw new MergelabError(`${file}: cannot read the script`);
   }
   if (!/\.ya?ml$/i.test(file)) return text;
-  let translator: { mergekitToScript(yaml: string, opts: { file?: string; outDir?: string }): string };
+  let translator: { mergekitToScript(yaml: string, opts: { file?: string; outDir?: string; checkPathsIn?: string }): string };
   try {
     translator = await import("../mergekit.js");
   } catch {
     throw new MergelabError(`${file}: mergekit configs are not supported in this build`);
   }
-  return translator.mergekitToScript(text, { file, outDir: outDir ?? "merged" });
+  return translator.mergekitToScript(text, { file, outDir: outDir ?? "merged", checkPathsIn: process.cwd() });
 }
 
 /** `--set` names that match no top-level assignment are errors (a typo would silently do nothing). */

@@ -9,7 +9,7 @@
  * every process computes the same assignment without talking to the others;
  * and each tensor's value depends only on its own recipe, so a shard's
  * tensors are bit-identical to the same tensors of a single-process run.
- * (Exception: model-wide statistics — ties scope="model" — see docs/cli.md.)
+ * (Model-wide statistics — ties scope="model" — cannot be split: refused.)
  *
  *   OUT/.shards/shard-00001-of-00003/   a complete checkpoint of shard 0's tensors
  *   OUT/.shards/shard-00002-of-00003/   …
@@ -18,8 +18,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import { MergelabError } from "../errors.js";
-import { DTYPES } from "../io/dtypes.js";
+import { DTYPES, isComputedFloat } from "../io/dtypes.js";
 import { ModelValue } from "./model.js";
+import { Graph, type Node } from "./ir.js";
 
 export interface ShardSpec {
   /** 0-based: JOB_COMPLETION_INDEX, SLURM_ARRAY_TASK_ID with --array=0-(N-1). */
@@ -62,8 +63,24 @@ export function assignShards(tensors: ReadonlyArray<{ name: string; bytes: numbe
   return out;
 }
 
+/** true when some tensor's recipe takes a statistic over the whole model (kthModel: ties scope="model"). */
+function usesModelStatistics(model: ModelValue): boolean {
+  const g = new Graph();
+  const seen = new Set<Node>();
+  const walk = (n: Node): boolean => {
+    if (seen.has(n)) return false;
+    seen.add(n);
+    return n.op === "kthModel" || n.src.some(walk);
+  };
+  for (const [name, t] of model.tensors) if (isComputedFloat(t.dtype) && walk(model.recipe(g, name))) return true;
+  return false;
+}
+
 /** The part of `model` shard `spec` computes: the same recipes, a subset of the tensors. */
 export function shardModel(model: ModelValue, spec: ShardSpec): ModelValue {
+  if (usesModelStatistics(model)) {
+    throw new MergelabError('--shard: this merge takes statistics over the whole model (e.g. ties(..., scope="model")), which one shard cannot compute; run it without --shard');
+  }
   const sizes = [...model.tensors].map(([name, t]) => ({ name, bytes: t.shape.reduce((a, b) => a * b, 1) * DTYPES[t.dtype].size }));
   const assigned = assignShards(sizes, spec.count);
   const tensors = new Map([...model.tensors].filter(([name]) => assigned.get(name) === spec.index));

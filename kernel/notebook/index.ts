@@ -48,9 +48,23 @@ export async function startKernel(connectionFile: string): Promise<void> {
   await server.start();
   const onSigint = () => server.interrupt();
   process.on("SIGINT", onSigint);
+  // Like ipykernel's ParentPoller: when the Jupyter process that started us is gone, stop.
+  const parent = Number(process.env.JPY_PARENT_PID);
+  const poll = parent > 1 ? setInterval(() => parentAlive(parent) || void server.stop(), 3000) : undefined;
+  poll?.unref();
   try {
     await server.done;
   } finally {
     process.off("SIGINT", onSigint);
+    clearInterval(poll);
+  }
+}
+
+function parentAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }

@@ -89,8 +89,16 @@ export function linkSelfForTslab(root = packageRoot()): string | undefined {
   const link = path.join(root, "node_modules", "mergelab");
   if (fs.existsSync(path.join(link, "package.json"))) return undefined;
   fs.mkdirSync(path.dirname(link), { recursive: true });
-  fs.rmSync(link, { force: true });
-  fs.symlinkSync("..", link, "dir");
+  try {
+    fs.rmSync(link, { force: true }); // a dangling link
+    fs.symlinkSync("..", link, "dir");
+  } catch (e) {
+    // another install linked it at the same moment
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST" || !fs.existsSync(path.join(link, "package.json"))) {
+      throw new MergelabError(`cannot link ${link} to the package root: ${(e as Error).message}`);
+    }
+    return undefined;
+  }
   return link;
 }
 

@@ -240,6 +240,20 @@ describe("mergekit configs: errors point at the YAML line", () => {
     it(what, () => expect(translateError(yaml)).toMatch(message));
   }
 
+  it("when running, a model path that does not exist is reported at its YAML line", () => {
+    const yaml = "models:\n  - model: models/f16\n    parameters: {weight: 1}\n  - model: models/nope\n    parameters: {weight: 1}\nmerge_method: linear\n";
+    expect(() => mergekitToScript(yaml, { file: "c.yml", checkPathsIn: work })).toThrow(/models\/nope: no such checkpoint/);
+    const e = (() => {
+      try {
+        mergekitToScript(yaml, { file: "c.yml", checkPathsIn: work });
+      } catch (err) {
+        return formatError(err as MergelabError);
+      }
+    })();
+    expect(e).toMatch(/^c\.yml:4:12: error: models\/nope: no such checkpoint/);
+    expect(mergekitToScript(yaml, { file: "c.yml" })).toContain('nope = load("models/nope")'); // printing does not look at the disk
+  });
+
   it("the CLI prints the located error, no stack, and writes nothing", () => {
     const bad = path.join(work, "bad.yml");
     fs.writeFileSync(bad, "models:\n  - model: models/f16\n    parameters:\n      weight: 1\nmerge_method: linear\ntokenizer_source: models/f16\n");

@@ -100,6 +100,13 @@ describe("sharded runs", () => {
     expect(fs.readdirSync(path.join(work, "partial"))).toEqual([".shards"]);
   });
 
+  it("a merge with whole-model statistics (ties scope=\"model\") is refused, not silently changed", async () => {
+    const script = 'm = ties([load("models/f16"), load("models/f32.safetensors")], base=load("models/bf16"), k=0.3, scope="model")\nsave(m, "scoped")\n';
+    const err = await runScript(script, { cwd: work, file: "scoped.mlab", options: { quiet: true, shard: { index: 0, count: 2 } } }).catch((e) => e);
+    expect(String(err.rendered ?? err.message)).toMatch(/--shard: this merge takes statistics over the whole model/);
+    expect(fs.existsSync(path.join(work, "scoped"))).toBe(false);
+  });
+
   it("--shard must be I/N with I < N", () => {
     const r = runCli(runArgs("bad", ["--shard", "3/3"]), { cwd: work });
     expect(r.code).toBe(1);

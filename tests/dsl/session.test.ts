@@ -7,7 +7,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { Session, ScriptError, createMx, Closure, formatValue } from "../../dsl/index.js";
+import { Session, ScriptError, createMx, Closure, formatValue, displayValue } from "../../dsl/index.js";
 import { Dict, Table } from "../../stdlib/spec.js";
 import { isModel, modelFromTensors, type ModelValue } from "../../kernel/engine/model.js";
 import { materializeArrays } from "../../kernel/engine/exec/index.js";
@@ -231,5 +231,11 @@ describe("notebook helpers", () => {
   });
   it("formats values for display", () => {
     expect(formatValue([1, "a", new Dict(new Map([["k", 0.5]]))])).toBe('[1, "a", {k: 0.5}]');
+    const t = new Table(["k", "acc"], [[0.1, 0.5], [0.2, null]]);
+    expect(displayValue(t)).toEqual({
+      "text/plain": "k    acc\n---  ----\n0.1  0.5\n0.2  none",
+      "text/html": '<table class="mergelab-table"><tr><th>k</th><th>acc</th></tr><tr><td>0.1</td><td>0.5</td></tr><tr><td>0.2</td><td>none</td></tr></table>',
+    });
+    expect(displayValue(2)).toEqual({ "text/plain": "2" });
   });
 });

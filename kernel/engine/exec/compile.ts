@@ -64,6 +64,7 @@ export function generateSource(nodes: SerialNode[], pass: PassSpec, outputs: num
     return bound.get(i) ?? Infinity;
   };
   const exactInt = (x: number) => x <= 2 ** 24;
+  let usesRand = false;
   const round = (i: number, expr: string) => (exactInt(bound.get(i) ?? Infinity) ? expr : `Math.fround(${expr})`);
   pass.inputs.forEach((n, k) => pre.push(`const in${n} = I[${k}];`));
   for (const i of pass.vectors) {
@@ -78,7 +79,11 @@ export function generateSource(nodes: SerialNode[], pass: PassSpec, outputs: num
     let e: string;
     switch (n.op) {
       case "input": e = `in${i}[i]`; break;
-      case "rand": pre.push(`const rk${i} = RK[${i}];`); e = `randAt(rk${i}, start + i)`; break;
+      case "rand":
+        pre.push(`const rk${i} = RK[${i}];`);
+        e = `(straddle ? randAt(rk${i}, start + i) : randLow(rk${i} ^ ((start + i) >>> 0), hiMix))`;
+        usesRand = true;
+        break;
       case "neg": e = `-${a}`; break;
       case "abs": e = `Math.abs(${a})`; break;
       case "sign": e = `(${a} > 0 ? 1 : ${a} < 0 ? -1 : ${a} === 0 ? 0 : NaN)`; break;
@@ -144,14 +149,36 @@ export function generateSource(nodes: SerialNode[], pass: PassSpec, outputs: num
     body.push(`o${k}[i] = ${ref(outputs[o])};`);
   });
   for (const s of [...scalarsUsed].sort((x, y) => x - y)) pre.unshift(`const s${s} = S[${s}];`);
+  if (usesRand) {
+    // ir.ts randAt with the high word of the index hoisted out of the loop (valid unless the chunk crosses 2^32)
+    pre.unshift(
+      "const hiWord = Math.floor(start / 4294967296);",
+      "const straddle = Math.floor((start + len - 1) / 4294967296) !== hiWord;",
+      "const hiMix = Math.imul(hiWord >>> 0, 0x9e3779b1) ^ 0x6a09e667;",
+    );
+  }
   return [...pre, "for (let i = 0; i < len; i++) {", ...body.map((l) => "  " + l), "}", ...post].join("\n");
 }
 
 function build(nodes: SerialNode[], pass: PassSpec, outputs: number[]): PassFn {
   const src = generateSource(nodes, pass, outputs);
   // F/Q: a float32 and its bits (the order-preserving radix key of kth); randAt: ir.ts's generator
-  const factory = new Function("randAt", `"use strict";\nconst F = new Float32Array(1); const Q = new Int32Array(F.buffer);\nreturn function pass(I, O, S, A, H, B, RK, start, len) {\n${src}\n};`);
-  return factory(randAt) as PassFn;
+  const factory = new Function("randAt", "randLow", `"use strict";\nconst F = new Float32Array(1); const Q = new Int32Array(F.buffer);\nreturn function pass(I, O, S, A, H, B, RK, start, len) {\n${src}\n};`);
+  return factory(randAt, randLow) as PassFn;
+}
+
+/** murmur3's fmix32 (as ir.ts), on int32 bits. */
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+/** randAt(key, index) given keyXorLo = key ^ (index mod 2^32) and hiMix = imul(index / 2^32, 0x9e3779b1) ^ 0x6a09e667. */
+function randLow(keyXorLo: number, hiMix: number): number {
+  return (fmix(fmix(keyXorLo) ^ hiMix) >>> 8) * 5.9604644775390625e-8; // 2^-24: exact, = / 16777216
 }
 
 // ---------------------------------------------------------------- radix select

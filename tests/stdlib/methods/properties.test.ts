@@ -36,11 +36,12 @@ describe("properties", () => {
     });
   }
 
-  for (const method of ["ties", "breadcrumbs_ties", "breadcrumbs", "task_arithmetic"]) {
+  for (const method of ["ties", "breadcrumbs_ties", "breadcrumbs", "della", "della_linear", "task_arithmetic"]) {
     it(`${method}: one expert with k = 1 gives that expert (bitwise on bf16 inputs, where x − b and b + d are exact)`, async () => {
       const args: Record<string, Value> = { xs: [bf.expertModels[1]], base: bf.baseModel, k: 1, γ: 0 };
       if (method === "task_arithmetic") { delete args.k; delete args.γ; }
       if (method === "ties") delete args.γ;
+      if (method.startsWith("della")) { delete args.γ; args.ε = 0; } // keep probability k ± ε = 1
       const out = await computeF32(run(method, args));
       const want = await computeF32(bf.expertModels[1]);
       for (const name of Object.keys(want)) expect(bits(out[name]), name).toEqual(bits(want[name]));
