@@ -15,6 +15,7 @@ import { isSchedule } from "../../kernel/engine/schedule.js";
 import { tf } from "../../kernel/runtime.js";
 import { ioCounters, openCheckpoint } from "../../kernel/io/index.js";
 import { expected } from "../helpers.js";
+import { glob } from "../../stdlib/builtins.js";
 import { makeWorkspace } from "./workspace.js";
 
 const ws = makeWorkspace();
@@ -99,6 +100,14 @@ describe("models", () => {
     expect(r.value).toBe(2);
     expect((s.get("tv") as unknown[]).every(isModel)).toBe(true);
     expect(ioCounters.dataReads).toBe(reads);
+  });
+
+  it("load_all globs relative to cwd with * and **, sorted", async () => {
+    expect(glob("models/experts/*", ws).map((p) => path.relative(ws, p))).toEqual(["models/experts/a", "models/experts/b.safetensors"]);
+    expect(glob("**/b.safetensors", ws).map((p) => path.relative(ws, p))).toEqual(["models/experts/b.safetensors"]);
+    expect(glob("models/*-*.safetensors", ws).map((p) => path.basename(p))).toEqual(["missing-norm.safetensors", "wrong-shape.safetensors"]);
+    const { s } = session();
+    expect((await s.execute('[m.label for m in load_all("models/e*/*")]')).value).toEqual(["models/experts/a", "models/experts/b.safetensors"]);
   });
 
   it("mean of three models equals the fixtures' average (computed on save)", async () => {
