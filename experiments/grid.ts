@@ -12,11 +12,9 @@
  */
 import type { ModelValue } from "../kernel/engine/index.js";
 import type { Dict } from "../stdlib/spec.js";
-import { evaluate, expertReference, mergeWith, normalized, tasks } from "../stdlib/eval/api.js";
+import { evaluate, expertReference, mergeWith, normalized, scoresOf, tasks } from "../stdlib/eval/api.js";
 import { ensureZoo, expertSubsets, BASE_KINDS, METHODS, type BaseKind, type MethodName, type Profile } from "../stdlib/eval/study.js";
 import { paramCount } from "../stdlib/eval/model.js";
-import { mean } from "../stdlib/eval/metrics.js";
-import { scoresOf } from "../stdlib/eval/api.js";
 
 export interface RunRow {
   width: number;
@@ -80,7 +78,6 @@ async function score(m: ModelValue, clusters: number[] | "held_in", refIn: Dict,
 
 export async function runGridTs(profile: Profile, cacheDir: string, log: Log = () => {}): Promise<GridResult> {
   const out: GridResult = { runs: [], sweep: [], baselines: [] };
-  void mean;
   for (const width of profile.widths) {
     const zoo = await ensureZoo(cacheDir, profile, width, log);
     const params = paramCount(width);

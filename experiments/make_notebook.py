@@ -65,7 +65,10 @@ const results = JSON.parse(fs.readFileSync("what-matters-results.json", "utf8"))
 const { profile, environment, design } = results;
 console.log(`profile "${profile.name}" (driver: ${results.driver}): ${results.runs.length} merged models evaluated, ` +
   `${results.sweep.length} validation merges, ${results.baselines.length} baselines`);
-console.log(`run: ${(environment.seconds.total / 60).toFixed(1)} min from an empty cache on ${environment.cpus} shared cores, ` +
+const fromScratch = environment.checkpoints_trained === environment.checkpoints_total;
+console.log(`run: ${(environment.seconds.total / 60).toFixed(1)} min ` +
+  (fromScratch ? `from an empty cache (all ${environment.checkpoints_total} checkpoints trained in the run)` : `(${environment.checkpoints_trained} of ${environment.checkpoints_total} checkpoints trained, the rest from the cache)`) +
+  ` on ${environment.cpus} shared cores, ` +
   `tfjs backend ${environment.backend}, node ${environment.node}, started ${environment.started}`);
 console.log(`training steps: ${JSON.stringify(profile.steps)}, batch ${profile.batch}`);
 display(new Table(["width", "parameters"], design.sizes.map((s: any) => [s.width, s.params])));"""),

@@ -19,7 +19,7 @@ import { EVAL_PER_TASK } from "../stdlib/eval/metrics.js";
 import { paramCount } from "../stdlib/eval/model.js";
 import { pools } from "../stdlib/eval/tasks.js";
 import { INSTRUCTION_DOMAINS } from "../stdlib/eval/domains.js";
-import { PROFILES, trainingKey, releaseTrained, type Profile } from "../stdlib/eval/study.js";
+import { CHECKPOINTS_PER_WIDTH, PROFILES, trainingKey, releaseTrained, type Profile } from "../stdlib/eval/study.js";
 import { runGridTs, type GridResult } from "./grid.js";
 import { runGridLanguage } from "./language.js";
 
@@ -39,7 +39,8 @@ export interface Results extends GridResult {
   schema: string;
   profile: Profile;
   driver: string;
-  environment: { backend: string; node: string; cpus: number; started: string; seconds: { total: number } };
+  /** checkpoints_trained = all of them: the run started from an empty cache. */
+  environment: { backend: string; node: string; cpus: number; started: string; seconds: { total: number }; checkpoints_trained: number; checkpoints_total: number };
   design: {
     image: string;
     classes: string[];
@@ -55,7 +56,11 @@ export interface Results extends GridResult {
 }
 
 export async function runStudy(opts: Options): Promise<Results> {
-  const log = opts.log ?? (() => {});
+  let trained = 0;
+  const log = (line: string) => {
+    if (line.startsWith("trained ")) trained++;
+    opts.log?.(line);
+  };
   const backend = await initRuntime();
   const started = new Date();
   const t0 = Date.now();
@@ -67,7 +72,7 @@ export async function runStudy(opts: Options): Promise<Results> {
     schema: SCHEMA,
     profile: opts.profile,
     driver: opts.driver,
-    environment: { backend, node: process.version, cpus: os.cpus().length, started: started.toISOString(), seconds: { total: (Date.now() - t0) / 1000 } },
+    environment: { backend, node: process.version, cpus: os.cpus().length, started: started.toISOString(), seconds: { total: (Date.now() - t0) / 1000 }, checkpoints_trained: trained, checkpoints_total: opts.profile.widths.length * CHECKPOINTS_PER_WIDTH },
     design: {
       image: `${SIDE}x${SIDE} (2x2 mean-pooled), in one of several domains (domains.ts), + 20-dim multi-hot instruction`,
       classes: CLASS_NAMES,

@@ -64,7 +64,3 @@ export function normalized(scores: Scores, reference: Scores, tasks: Task[]): nu
   }
   return sum / tasks.length;
 }
-
-export function mean(scores: Scores, tasks: Task[]): number {
-  return tasks.reduce((s, t) => s + scores[t.id], 0) / tasks.length;
-}

@@ -23,6 +23,8 @@ import type { ModelValue } from "../../kernel/engine/index.js";
 
 export type BaseKind = "pretrained" | "instruction_tuned";
 export const BASE_KINDS: BaseKind[] = ["pretrained", "instruction_tuned"];
+/** Per width: each base, and for each base its 8 experts and the multitask model. */
+export const CHECKPOINTS_PER_WIDTH = BASE_KINDS.length * (2 + NUM_CLUSTERS);
 export const METHODS = ["average", "task_arithmetic", "ties", "dare_ties"] as const;
 export type MethodName = (typeof METHODS)[number];
 
@@ -44,9 +46,9 @@ export interface Profile extends TrainingProfile {
 
 const SWEEP: Profile["sweep"] = {
   average: [{}],
-  task_arithmetic: [0.1, 0.2, 0.35, 0.5, 0.7, 1.0].map((λ) => ({ λ })),
-  ties: [0.1, 0.3, 0.6].flatMap((k) => [0.7, 1.0, 1.3].map((λ) => ({ k, λ }))),
-  dare_ties: [0.3, 0.6, 0.9].flatMap((p) => [0.7, 1.0, 1.3].map((λ) => ({ p, λ }))),
+  task_arithmetic: [0.1, 0.2, 0.35, 0.5, 0.7, 1.0, 1.3].map((λ) => ({ λ })),
+  ties: [0.1, 0.3, 0.6, 1.0].flatMap((k) => [0.5, 0.8, 1.1, 1.4].map((λ) => ({ k, λ }))),
+  dare_ties: [0.1, 0.3, 0.6, 0.9].flatMap((p) => [0.5, 0.8, 1.1, 1.4].map((λ) => ({ p, λ }))),
 };
 
 export const PROFILES: Record<"full" | "quick", Profile> = {
@@ -193,8 +195,4 @@ export function expertSubsets(n: number, count: number, seed: number): number[][
     }
     return pool.slice(0, n).sort((x, y) => x - y);
   });
-}
-
-export function disposeAll(models: tf.LayersModel[]): void {
-  for (const m of models) m.dispose();
 }

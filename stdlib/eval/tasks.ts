@@ -16,7 +16,7 @@
  *    two held-in domains (which no single expert saw).
  * All draws come from one seeded generator, so the pools are fixed.
  */
-import { NUM_CLASSES, type ImageData, type SplitName } from "./data.js";
+import { NUM_CLASSES, PIXELS, type ImageData, type SplitName } from "./data.js";
 import { applyDomain, COMPOSED_DOMAINS, domain, HELD_IN_DOMAINS, INSTRUCTION_DOMAINS } from "./domains.js";
 
 export interface Task {
@@ -134,7 +134,6 @@ export interface Examples {
   n: number;
 }
 
-import { PIXELS } from "./data.js";
 const INPUT = PIXELS + NUM_CLASSES;
 
 export function allocExamples(n: number): Examples {

@@ -11,10 +11,11 @@ import { constValue, randAt, type Node } from "../ir.js";
 import { isF32Const, isSmallIntConst, type PassSpec, type SerialNode } from "../plan.js";
 
 /**
- * (I, O, S, A, H, B, RK, start, len): I input chunks (pass.inputs order), O output
+ * (I, O, S, A, H, B, RK, start, from, to): I input chunks (pass.inputs order), O output
  * chunks (pass.outputs order), S scalar values by node, A accumulators (pass.reduces
- * order, read and written back), H histograms (kthHigh then kthLow), B selected high
- * bins (kthLow order), RK rand keys by node, start = index of the chunk's first element.
+ * order, read and written back), H histograms (high-bit slots, then kthLow), B selected
+ * high bins (kthLow order), RK rand keys by node; computes chunk elements [from, to) of
+ * the chunk whose first element has tensor index `start`.
  */
 export type PassFn = (
   I: Float32Array[],
@@ -25,8 +26,22 @@ export type PassFn = (
   B: Int32Array,
   RK: Float64Array,
   start: number,
-  len: number,
+  from: number,
+  to: number,
 ) => void;
+
+/**
+ * Elements per call of a pass function. A long loop in one call would run in
+ * V8's interpreter until on-stack replacement finishes compiling it (seconds on
+ * a busy machine for a large fused body); short calls switch to the optimized
+ * code as soon as it is ready. Reductions and histograms carry across calls.
+ */
+export const SLICE = 1 << 14;
+
+/** Run `fn` over chunk elements [0, len) in slices. */
+export function runPass(fn: PassFn, I: Float32Array[], O: Float32Array[], S: Float64Array, A: Float64Array, H: Int32Array[], B: Int32Array, RK: Float64Array, start: number, len: number): void {
+  for (let from = 0; from < len; from += SLICE) fn(I, O, S, A, H, B, RK, start, from, Math.min(len, from + SLICE));
+}
 
 const cache = new Map<string, PassFn>();
 
@@ -152,18 +167,18 @@ export function generateSource(nodes: SerialNode[], pass: PassSpec, outputs: num
   if (usesRand) {
     // ir.ts randAt with the high word of the index hoisted out of the loop (valid unless the chunk crosses 2^32)
     pre.unshift(
-      "const hiWord = Math.floor(start / 4294967296);",
-      "const straddle = Math.floor((start + len - 1) / 4294967296) !== hiWord;",
+      "const hiWord = Math.floor((start + from) / 4294967296);",
+      "const straddle = Math.floor((start + to - 1) / 4294967296) !== hiWord;",
       "const hiMix = Math.imul(hiWord >>> 0, 0x9e3779b1) ^ 0x6a09e667;",
     );
   }
-  return [...pre, "for (let i = 0; i < len; i++) {", ...body.map((l) => "  " + l), "}", ...post].join("\n");
+  return [...pre, "for (let i = from; i < to; i++) {", ...body.map((l) => "  " + l), "}", ...post].join("\n");
 }
 
 function build(nodes: SerialNode[], pass: PassSpec, outputs: number[]): PassFn {
   const src = generateSource(nodes, pass, outputs);
   // F/Q: a float32 and its bits (the order-preserving radix key of kth); randAt: ir.ts's generator
-  const factory = new Function("randAt", "randLow", `"use strict";\nconst F = new Float32Array(1); const Q = new Int32Array(F.buffer);\nreturn function pass(I, O, S, A, H, B, RK, start, len) {\n${src}\n};`);
+  const factory = new Function("randAt", "randLow", `"use strict";\nconst F = new Float32Array(1); const Q = new Int32Array(F.buffer);\nreturn function pass(I, O, S, A, H, B, RK, start, from, to) {\n${src}\n};`);
   return factory(randAt, randLow) as PassFn;
 }
 

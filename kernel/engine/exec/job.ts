@@ -10,7 +10,7 @@ import { Checkpoint, type CheckpointDescription } from "../../io/index.js";
 import { DTYPES, type DType } from "../../io/index.js";
 import { applyBinary, applyUnary, constValue, isBinary, isReduceNode, isUnary, randKey, type Node } from "../ir.js";
 import type { CarryJob, ComputeJob, PassSpec } from "../plan.js";
-import { clampRank, compilePass, highSlots, histTotal, keyToFloat, selectBin } from "./compile.js";
+import { clampRank, compilePass, highSlots, histTotal, keyToFloat, runPass, selectBin } from "./compile.js";
 
 /** A plan source as plain data (crosses to workers). */
 export type SourceDescription =
@@ -156,7 +156,7 @@ export function runComputeJob(job: ComputeJob, ctx: RunContext, sink: JobSink): 
     for (let start = 0; start < job.numel; start += chunk) {
       const len = Math.min(chunk, job.numel - start);
       pass.inputs.forEach((n, k) => (I[k] = readInput(job, n, start, len, whole, loaded, slotOf.get(n)!, ctx)));
-      fn(I, O, st.S, A, H, B, st.RK, start, len);
+      runPass(fn, I, O, st.S, A, H, B, st.RK, start, len);
       pass.outputs.forEach((o, k) => sink.writeF32(job, o, start, O[k].subarray(0, len)));
     }
     if (job.numel === 0) pass.outputs.forEach((o, k) => sink.writeF32(job, o, 0, O[k].subarray(0, 0)));
@@ -225,7 +225,7 @@ export function runModelPass(job: ComputeJob, ctx: RunContext, stage: "high" | "
   for (let start = 0; start < job.numel; start += chunk) {
     const len = Math.min(chunk, job.numel - start);
     pass.inputs.forEach((n, k) => (I[k] = readInput(job, n, start, len, whole, loaded, slotOf.get(n)!, ctx)));
-    fn(I, [], st.S, new Float64Array(0), H, B, st.RK, start, len);
+    runPass(fn, I, [], st.S, new Float64Array(0), H, B, st.RK, start, len);
   }
   ids.forEach((r, k) => {
     const key = keyOf.get(r)!;

@@ -12,9 +12,15 @@ describe("generated pass code", () => {
     const fn = compilePass("test-rand", "0", nodes, pass, [0]);
     const key = randKey(3, "x", "t");
     for (const start of [0, 12345, 2 ** 32 - 5, 2 ** 32, 2 ** 33 - 3, 2 ** 40 + 7]) {
-      const out = new Float32Array(10);
-      fn([], [out], new Float64Array(1), new Float64Array(0), [], new Int32Array(0), new Float64Array([key]), start, 10);
-      expect(Array.from(out), `start ${start}`).toEqual(Array.from({ length: 10 }, (_, i) => Math.fround(randAt(key, start + i))));
+      const want = Array.from({ length: 10 }, (_, i) => Math.fround(randAt(key, start + i)));
+      const run = (from: number, to: number, out: Float32Array) => fn([], [out], new Float64Array(1), new Float64Array(0), [], new Int32Array(0), new Float64Array([key]), start, from, to);
+      const whole = new Float32Array(10); // one call (crosses 2^32 when start = 2^32 − 5)
+      run(0, 10, whole);
+      const sliced = new Float32Array(10);
+      run(0, 5, sliced);
+      run(5, 10, sliced);
+      expect(Array.from(whole), `start ${start}`).toEqual(want);
+      expect(Array.from(sliced), `start ${start}, sliced`).toEqual(want);
     }
   });
 

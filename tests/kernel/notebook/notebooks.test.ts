@@ -3,7 +3,7 @@
 // on any error output; each plot cell must have produced the plotly bundle.
 // Then the executed notebook is exported to HTML (nbconvert) and rendered in
 // headless Chromium: every figure must be drawn — an SVG with its traces.
-import { describe, expect, it, beforeAll } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -91,6 +91,7 @@ describe.skipIf(!runnable)("notebooks", () => {
   beforeAll(() => {
     env = jupyterEnv(installKernels().jupyterPath);
   });
+  afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
   it("has the two quickstarts", () => {
     expect(notebooks).toEqual(expect.arrayContaining(["quickstart.ipynb", "quickstart-ts.ipynb"]));

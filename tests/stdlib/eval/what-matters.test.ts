@@ -49,6 +49,9 @@ describe("what-matters quick profile", () => {
     }
     expect(fs.readdirSync(path.join(dir, "cache")).some((f) => f.startsWith("images-") && f.endsWith(".bin"))).toBe(true);
     expect(seconds).toBeGreaterThan(0);
+    // an empty cache: every checkpoint was trained by this run
+    expect(results.environment.checkpoints_trained).toBe(profile.widths.length * 20);
+    expect(results.environment.checkpoints_total).toBe(profile.widths.length * 20);
   });
 
   it("covers the grid: sizes × bases × methods × expert counts × subsets", () => {
