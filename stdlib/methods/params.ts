@@ -21,7 +21,8 @@ export const kParam = (doc = "density: fraction of each task vector kept, m = cl
 });
 export const pParam: ParamSpec = {
   name: "p", aliases: ["drop_rate"], type: ["number", "schedule"], default: 0.9, schedulable: true,
-  range: { min: 0, max: 1 }, doc: "drop probability of each task-vector element (kept ones are divided by 1 − p)",
+  // p = 1 would drop everything and divide the kept ones by 1 − p = 0.
+  range: { min: 0, max: 1, maxExclusive: true }, doc: "drop probability of each task-vector element, in [0, 1) (kept ones are divided by 1 − p)",
 };
 export const gammaParam: ParamSpec = {
   name: "γ", aliases: ["gamma"], type: ["number", "schedule"], default: 0.01, schedulable: true,

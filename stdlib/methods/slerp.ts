@@ -41,7 +41,8 @@ export const slerp: MethodDefinition = {
   params: [
     { name: "a", type: "model", required: true, doc: "the model at t = 0" },
     { name: "b", type: "model", required: true, doc: "the model at t = 1" },
-    { name: "t", type: ["number", "schedule"], default: 0.5, schedulable: true, doc: "interpolation position (0 → a, 1 → b)" },
+    { name: "t", type: ["number", "schedule"], default: 0.5, schedulable: true,
+      range: { min: 0, max: 1 }, doc: "interpolation position in [0, 1] (0 → a, 1 → b)" },
   ],
   compute: (g, inputs, _t, params) => slerpExpand(g, inputs.a as Node, inputs.b as Node, params.t as number),
 };

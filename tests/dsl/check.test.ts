@@ -63,10 +63,32 @@ save(m2, "out/ta")`;
 
   it("out-of-range values, also inside schedules", async () => {
     expect(await diagnose(`${header}m = ties(experts, base=base, k=0)`)).toEqual(["exp.merge:3:30: ties(): k must be in (0, 1], got 0"]);
-    expect(await diagnose(`${header}m = dare_ties(experts, base=base, p=-0.1)`)).toEqual(["exp.merge:3:35: dare_ties(): p must be in [0, 1], got -0.1"]);
+    expect(await diagnose(`${header}m = dare_ties(experts, base=base, p=-0.1)`)).toEqual(["exp.merge:3:35: dare_ties(): p must be in [0, 1), got -0.1"]);
     expect(await diagnose(`${header}m = ties(experts, base=base,\n  k=match({"mlp": 2}, default=0.2))`)).toEqual([
       "exp.merge:4:3: ties(): k must be in (0, 1], got 2",
     ]);
+  });
+
+  it("p = 1 (drop everything, divide by 1 − p = 0) is out of range everywhere p is declared", async () => {
+    expect(await diagnose(`${header}m = dare_linear(experts, base=base, p=1)`)).toEqual(["exp.merge:3:37: dare_linear(): p must be in [0, 1), got 1"]);
+    expect(await diagnose(`${header}m = dare_ties(experts, base=base, drop_rate=1)`)).toEqual([
+      "exp.merge:3:35: dare_ties(): p must be in [0, 1), got 1",
+    ]);
+    expect(await diagnose(`${header}m = base + sum(drop(experts - base, p=layers([0.5, 1])))`)).toEqual([
+      "exp.merge:3:38: drop(): p must be in [0, 1), got 1",
+    ]);
+    expect(await diagnose(`${header}m = dare_ties(experts, base=base, p=0.99)`)).toEqual([]);
+  });
+
+  it("slerp's t is in [0, 1], also inside layers() and match()", async () => {
+    expect(await diagnose(`${header}m = slerp(experts[0], experts[1], t=1.5)`)).toEqual(["exp.merge:3:37: slerp(): t must be in [0, 1], got 1.5"]);
+    expect(await diagnose(`${header}m = slerp(experts[0], experts[1], t=layers([0, 0.5, -0.25]))`)).toEqual([
+      "exp.merge:3:37: slerp(): t must be in [0, 1], got -0.25",
+    ]);
+    expect(await diagnose(`${header}m = slerp(experts[0], experts[1],\n  t=match({"mlp": 0.3}, default=2))`)).toEqual([
+      "exp.merge:4:3: slerp(): t must be in [0, 1], got 2",
+    ]);
+    expect(await diagnose(`${header}m = slerp(experts[0], experts[1], t=layers([0, 0.5, 1]))`)).toEqual([]);
   });
 
   it("reports every independent error of a script, and no cascades", async () => {
