@@ -1,6 +1,10 @@
-/** mergelab's public TypeScript API (what tslab notebooks import). */
+/**
+ * mergelab's public TypeScript API (what tslab notebooks import; see docs/api.md).
+ * Names that would clash between modules stay inside their namespace
+ * (`engine`, `io`, `evaluation`); the flat names below are the everyday ones.
+ */
 export const VERSION = "0.1.0";
-export { MergelabError } from "./kernel/errors.js";
+export { MergelabError, type SourceLocation } from "./kernel/errors.js";
 export { tf, initRuntime, backendName } from "./kernel/runtime.js";
 export * from "./stdlib/spec.js";
 export { plot, Figure, type PlotSpec, type PlotOptions, type PlotKind, type PlotData } from "./stdlib/plot.js";
@@ -9,5 +13,85 @@ export { ProgressBar } from "./kernel/notebook/progress.js";
 export { tableToMimeBundle } from "./kernel/notebook/mime.js";
 /** The scale study (stdlib/eval): datasets, tasks, the model zoo, evaluation, findings. */
 export * as evaluation from "./stdlib/eval/index.js";
-/** The merge language from TypeScript: mx`...` over a notebook-wide session (tslab). */
-export { mx, createMx, Session } from "./dsl/index.js";
+
+/** The merge language from TypeScript: parse/check/plan/run a script, a Session, mx`...` (tslab). */
+export {
+  parse,
+  check,
+  plan,
+  run,
+  Session,
+  mx,
+  createMx,
+  toValue,
+  ScriptError,
+  renderDiagnostic,
+  renderDiagnostics,
+  formatValue,
+  Closure,
+  type Mx,
+  type Diagnostic,
+  type SessionOptions,
+  type ExecuteOptions,
+  type ExecuteResult,
+  type ScriptOptions,
+} from "./dsl/index.js";
+
+/** The engine: lazy models over checkpoints, plans, saving and materializing. */
+export {
+  ModelValue,
+  loadModel,
+  saveModel,
+  materialize,
+  materializeArrays,
+  modelFromTensors,
+  modelFromArrays,
+  mapTensors,
+  combine,
+  isModel,
+  explainPlan,
+  evaluateScalars,
+  Plan,
+  Schedule,
+  LayerSchedule,
+  MatchSchedule,
+  layers,
+  match,
+  isSchedule,
+  resolveParam,
+  Graph,
+  type Node,
+  type TensorMeta,
+  type TensorContext,
+  type MapOptions,
+  type SaveOptions,
+  type SaveSummary,
+  type ExecOptions,
+  type Progress,
+} from "./kernel/engine/index.js";
+/** Everything the engine exports (IR helpers, plan internals, naive evaluator…). */
+export * as engine from "./kernel/engine/index.js";
+
+/** New merge methods from TypeScript, usable in the language like the built-ins. */
+export { defineMethod, type MethodDefinition, type Inputs, type Params, type CallInfo } from "./stdlib/define.js";
+export { allSpecs, lookup as lookupFunction } from "./stdlib/registry.js";
+
+/** Checkpoints: safetensors headers, validated reads, the streaming writer. */
+export {
+  openCheckpoint,
+  Checkpoint,
+  CheckpointWriter,
+  readSafetensorsHeader,
+  compareCheckpoints,
+  assertCompatible,
+  ioCounters,
+  parseSize,
+  type DType,
+  type TensorInfo,
+  type SafetensorsHeader,
+  type CompatibilityReport,
+  type OutputTensor,
+  type WriterOptions,
+} from "./kernel/io/index.js";
+/** Everything kernel/io exports (dtype codecs, layout, SIMD kernels…). */
+export * as io from "./kernel/io/index.js";

@@ -13,6 +13,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import type { SourceLocation } from "../kernel/errors.js";
 import { YamlDoc, type YamlPath } from "./mergekit/yaml.js";
 import { readConfig, readSetting, suggest, type MergekitConfig, type Setting, type Slice, type Source, type Gradient } from "./mergekit/config.js";
 import {
@@ -33,11 +34,66 @@ export interface MergekitOptions {
 }
 
 export function mergekitToScript(yamlText: string, opts: MergekitOptions = {}): string {
+  return translateMergekit(yamlText, opts).script;
+}
+
+/** Where a generated script line came from: its YAML node, and the models it uses (each with its entry). */
+export interface LineOrigin {
+  at: YamlPath;
+  models: ModelRef[];
+}
+interface ModelRef {
+  /** The path as written in the YAML (= the load()ed model's label in messages). */
+  path: string;
+  /** Its variable in the script. */
+  name: string;
+  at: YamlPath;
+}
+
+export interface MergekitTranslation {
+  script: string;
+  /** Per script line (0-based): the YAML node it was generated from. */
+  origins: Array<LineOrigin | undefined>;
+  /**
+   * A diagnostic at a script line, moved to the YAML line that caused it: the
+   * entry of the model the message blames (a checkpoint whose shape, tensors or
+   * dtype disagree), else the node the line came from (merge_method for the merge).
+   */
+  locate(loc: SourceLocation, message: string): SourceLocation;
+}
+
+export function translateMergekit(yamlText: string, opts: MergekitOptions = {}): MergekitTranslation {
   const doc = new YamlDoc(yamlText, opts.file ?? "config.yml");
   const config = readConfig(doc);
   if (opts.checkPathsIn !== undefined) checkPaths(doc, config, opts.checkPathsIn);
-  return new Translator(doc, config).script(opts.outDir ?? "merged");
+  const lines = new Translator(doc, config).lines(opts.outDir ?? "merged");
+  const origins = lines.map((l) => l.origin);
+  const scriptLines = lines.map((l) => l.text);
+  return {
+    script: scriptLines.join("\n") + "\n",
+    origins,
+    locate(loc, message) {
+      const origin = origins[loc.line - 1];
+      if (!origin) return { file: doc.file, ...doc.locate(["merge_method"]) };
+      const blamed = blamedModel(origin.models, scriptLines[loc.line - 1] ?? "", message);
+      return { file: doc.file, ...doc.locate(blamed ? [...blamed.at, ...(blamed.at[0] === "base_model" ? [] : ["model"])] : origin.at) };
+    },
+  };
 }
+
+/**
+ * The model a compatibility message blames. Models are checked against the
+ * first model of a call ("shape … in FIRST but … in OTHER", "is in OTHER but
+ * missing from FIRST"), so of the models the message names, the blamed one is
+ * the one whose variable comes later on the line.
+ */
+function blamedModel(models: readonly ModelRef[], line: string, message: string): ModelRef | undefined {
+  const named = models.filter((m) => new RegExp(`(^|[\\s(\\[,])${escapeRe(m.path)}($|[\\s),\\]])`).test(message));
+  const position = (m: ModelRef) => line.search(new RegExp(`\\b${escapeRe(m.name)}\\b`));
+  return named.sort((a, b) => position(b) - position(a))[0];
+}
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 function checkPaths(doc: YamlDoc, cfg: MergekitConfig, dir: string): void {
   const refs: Array<[string, YamlPath]> = cfg.slices.flatMap((s) => s.sources.map((x): [string, YamlPath] => [x.model, [...x.at, "model"]]));
@@ -108,12 +164,18 @@ interface Found {
   at: YamlPath;
 }
 
+/** A generated script line and the YAML node it came from (none for comments). */
+interface Line {
+  text: string;
+  origin?: LineOrigin;
+}
+
 class Translator {
-  private readonly loads: string[] = [];
+  private readonly loads: Line[] = [];
   private readonly vars = new Map<string, string>();
   private readonly used = new Set<string>();
   /** Lines the merge expressions need first (per-model task vectors). */
-  private readonly pre: string[] = [];
+  private readonly pre: Line[] = [];
   /** `#` lines printed above the merge. */
   private readonly notes: string[] = [];
 
@@ -122,7 +184,22 @@ class Translator {
     private readonly cfg: MergekitConfig,
   ) {}
 
-  script(outDir: string): string {
+  /** Every model path of the config with its first YAML entry and its variable. */
+  private refs(sources: readonly Source[] = this.cfg.slices.flatMap((s) => s.sources), withBase = true): ModelRef[] {
+    const refs: ModelRef[] = [];
+    const all = withBase && this.cfg.base !== undefined ? [...sources, { model: this.cfg.base, at: ["base_model"] } as Source] : sources;
+    for (const s of all) {
+      const name = this.vars.get(s.model);
+      if (name && !refs.some((r) => r.path === s.model)) refs.push({ path: s.model, name, at: s.at });
+    }
+    return refs;
+  }
+
+  private origin(at: YamlPath, sources?: readonly Source[]): LineOrigin {
+    return { at, models: this.refs(sources) };
+  }
+
+  lines(outDir: string): Line[] {
     const { cfg } = this;
     const method = cfg.method;
     if (!METHODS.includes(method)) {
@@ -147,15 +224,17 @@ class Translator {
       ...(DIFFERENCES[method] ? ["# Where mergelab differs from mergekit (kept on purpose; see docs/methods.md):", ...DIFFERENCES[method].map((d) => `#   - ${d}`)] : []),
     ];
     const save = this.saveLine(outDir);
-    return [...header, ...this.loads, ...this.notes.map((n) => `# ${n}`), ...merge, ...save].join("\n") + "\n";
+    const comments = (xs: string[]): Line[] => xs.map((text) => ({ text }));
+    return [...comments(header), ...this.loads, ...comments(this.notes.map((n) => `# ${n}`)), ...merge, ...save];
   }
 
-  private saveLine(outDir: string): string[] {
+  private saveLine(outDir: string): Line[] {
     const { dtype, outDtype } = this.cfg;
-    const lines: string[] = [];
-    if (dtype) lines.push(`# dtype: ${this.cfg.dtypeName}: mergekit computes in it; mergelab computes in float32${outDtype ? "" : ` and writes ${dtype}`}`);
+    const lines: Line[] = [];
+    if (dtype) lines.push({ text: `# dtype: ${this.cfg.dtypeName}: mergekit computes in it; mergelab computes in float32${outDtype ? "" : ` and writes ${dtype}`}` });
     const written = outDtype ?? dtype;
-    lines.push(`save(merged, ${JSON.stringify(outDir)}${written ? `, dtype=${JSON.stringify(written)}` : ""})`);
+    const at = this.doc.value && "dtype" in (this.doc.value as object) ? ["dtype"] : ["merge_method"];
+    lines.push({ text: `save(merged, ${JSON.stringify(outDir)}${written ? `, dtype=${JSON.stringify(written)}` : ""})`, origin: this.origin(at) });
     return lines;
   }
 
@@ -172,7 +251,11 @@ class Translator {
       this.vars.set(path, name);
       this.used.add(name);
     }
-    if (!this.loads.some((l) => l.startsWith(`${name} = `))) this.loads.push(`${name} = load(${JSON.stringify(path)})`);
+    if (!this.loads.some((l) => l.text.startsWith(`${name} = `))) {
+      const ref = this.refs().find((r) => r.path === path);
+      const at = ref ? (ref.at[0] === "base_model" ? ref.at : [...ref.at, "model"]) : ["merge_method"];
+      this.loads.push({ text: `${name} = load(${JSON.stringify(path)})`, origin: { at, models: ref ? [ref] : [] } });
+    }
     return name;
   }
 
@@ -247,17 +330,19 @@ class Translator {
     return found.setting;
   }
 
-  private translateMerge(): string[] {
+  private translateMerge(): Line[] {
     const { slices, sliced } = this.cfg;
     const parts = slices.map((slice, i) => this.translateSlice(slice, i));
     const pre = this.pre.splice(0);
+    const merged = (text: string): Line => ({ text, origin: this.origin(["merge_method"]) });
     if (this.cfg.method === "passthrough" || !sliced) {
-      if (parts.length === 1) return [...pre, `merged = ${parts[0]}`];
-      return [...pre, `merged = stack([${parts.join(", ")}])`];
+      if (parts.length === 1) return [...pre, merged(`merged = ${parts[0]}`)];
+      return [...pre, merged(`merged = stack([${parts.join(", ")}])`)];
     }
-    if (parts.length === 1) return [...pre, `merged = ${parts[0]}`];
+    if (parts.length === 1) return [...pre, merged(`merged = ${parts[0]}`)];
     const names = parts.map((_, i) => `part${i + 1}`);
-    return [...pre, ...parts.map((p, i) => `${names[i]} = ${p}`), `merged = stack([${names.join(", ")}])`];
+    const partLines = parts.map((p, i): Line => ({ text: `${names[i]} = ${p}`, origin: this.origin(slices[i].at, slices[i].sources) }));
+    return [...pre, ...partLines, merged(`merged = stack([${names.join(", ")}])`)];
   }
 
   /** The expression that merges one output slice (lines it needs first go to `pre`). */
@@ -361,7 +446,12 @@ class Translator {
     });
     const tv = this.cfg.slices.length > 1 ? `tv${index + 1}` : "tv";
     this.note("per-model density/gamma/epsilon: spelled with the building blocks (task_vector, sparsifier, then disjoint_mean or linear)");
-    this.pre.push(`${tv} = [`, ...sparsified.map((x) => `  ${x},`), "]");
+    const bracket = { text: "", origin: this.origin(["merge_method"]) };
+    this.pre.push(
+      { ...bracket, text: `${tv} = [` },
+      ...sparsified.map((x, i): Line => ({ text: `  ${x},`, origin: { at: [...experts[i].at, "model"], models: this.refs([experts[i], base], false) } })),
+      { ...bracket, text: "]" },
+    );
     const weights = `${NAMES.weights}=[${s.weights.map(render).join(", ")}], normalize=${s.normalize}`;
     const delta = row.consensus ? `disjoint_mean(${tv}, ${weights})` : `linear(${tv}, ${weights})`;
     return `${b} + ${num(s.lambda)} * ${delta}`;

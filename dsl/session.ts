@@ -52,6 +52,8 @@ export interface ExecuteResult {
 
 export class Session {
   readonly scope = new Scope();
+  /** The code run so far, in order: the default recipe of a saved model's card. */
+  private readonly history: string[] = [];
   constructor(readonly opts: SessionOptions = {}) {}
 
   get cwd(): string {
@@ -69,14 +71,15 @@ export class Session {
     this.scope.set(name, toValue(value));
   }
 
-  private context(dryRun: boolean, hooks: ScriptHooks, signal?: AbortSignal): CallContext & { hooks: ScriptHooks } {
+  private context(dryRun: boolean, hooks: ScriptHooks, signal?: AbortSignal, code?: string): CallContext & { hooks: ScriptHooks } {
+    const options = this.opts.options ?? {};
     return {
       cwd: this.cwd,
       dryRun,
       signal: signal ?? this.opts.signal,
       stdout: dryRun ? () => {} : (this.opts.stdout ?? ((t: string) => void process.stdout.write(t))),
       display: dryRun ? () => {} : (this.opts.display ?? (() => {})),
-      options: this.opts.options ?? {},
+      options: code === undefined || options.recipe ? options : { ...options, recipe: { text: this.recipe(code) } },
       hooks,
     };
   }
@@ -104,14 +107,24 @@ export class Session {
     const file = eo.file ?? "<input>";
     const { program } = parse(code, file);
     const hooks: ScriptHooks = { saved: [], progress: this.opts.progress, onSaved: this.opts.onSaved };
-    const interp = new Interpreter({ file, source: code, ctx: this.context(false, hooks, eo.signal), keepGoing: false, overrides: eo.overrides });
+    const interp = new Interpreter({ file, source: code, ctx: this.context(false, hooks, eo.signal, code), keepGoing: false, overrides: eo.overrides });
     try {
       const value = await interp.run(program, this.scope);
+      this.history.push(code);
       return { value: present(value), saved: hooks.saved };
     } catch (e) {
       if (e instanceof MergelabError && e.loc && !(e instanceof ScriptError)) throw new ScriptError([{ loc: e.loc, message: e.message }], code);
       throw e;
     }
+  }
+
+  /**
+   * The recipe a save() in `code` records when options.recipe is not given
+   * (notebooks, mx): every cell run so far, in order, then `code` — what
+   * re-creates the session's bindings.
+   */
+  private recipe(code: string): string {
+    return [...this.history, code].map((c) => c.trimEnd()).join("\n\n") + "\n";
   }
 
   /** The plan of every saved model and of a trailing model expression (dry run). */

@@ -66,8 +66,26 @@ function elementwise(label: string, ops: Array<[Value | undefined, string]>, f: 
   );
 }
 
+/**
+ * An elementwise block that is also the plain numeric function `scalar` when
+ * every operand is a number (so abs(-0.5) is 0.5, as in any language).
+ */
+function elementwiseOrNumber(
+  label: string,
+  ops: Array<[Value | undefined, string]>,
+  f: (g: Graph, xs: Array<Node | number>) => Node,
+  scalar: (xs: number[]) => number,
+): ModelValue | number {
+  const values = ops.map(([v]) => v);
+  if (values.every((v) => typeof v === "number")) return scalar(values as number[]);
+  return elementwise(label, ops, f);
+}
+
 const modelOrList = (name: string, doc: string): ParamSpec => ({ name, type: ["model", "models"], required: true, doc });
 const oneModel = (name: string, doc: string): ParamSpec => ({ name, type: "model", required: true, doc });
+const modelOrNumber = (name: string, doc: string): ParamSpec => ({ name, type: ["model", "number"], required: true, doc });
+/** sign with the graph's conventions: ±1, 0 for ±0, NaN stays NaN. */
+const numericSign = (x: number): number => (x > 0 ? 1 : x < 0 ? -1 : x === 0 ? 0 : NaN);
 
 const kTrim = P.kParam();
 const qParam: ParamSpec = { name: "q", type: ["number", "schedule"], default: 0.5, schedulable: true, range: { min: 0, max: 1 }, doc: "quantile in [0, 1]: 0 = min, 0.5 = median, 1 = max" };
@@ -214,52 +232,61 @@ export const specs: FunctionSpec[] = [
   }),
   block({
     name: "sign",
-    doc: "Elementwise sign: −1, 0 or +1 (NaN stays NaN).",
+    doc: "Elementwise sign: −1, 0 or +1 (NaN stays NaN). On a plain number, the number's sign.",
     example: "sign(task_vector(experts[0], base))",
-    params: [oneModel("x", "a model")],
-    returns: "model",
-    call: (a: Args) => elementwise("sign", [[a.x, "x"]], (g, [x]) => g.sign(x)),
+    params: [modelOrNumber("x", "a model or a number")],
+    returns: "any",
+    call: (a: Args) => elementwiseOrNumber("sign", [[a.x, "x"]], (g, [x]) => g.sign(x), ([x]) => numericSign(x)),
   }),
   block({
     name: "abs",
-    doc: "Elementwise absolute value.",
+    doc: "Elementwise absolute value. On a plain number, its absolute value (abs(-0.5) = 0.5).",
     example: "abs(task_vector(experts[0], base))",
-    params: [oneModel("x", "a model")],
-    returns: "model",
-    call: (a: Args) => elementwise("abs", [[a.x, "x"]], (g, [x]) => g.abs(x)),
+    params: [modelOrNumber("x", "a model or a number")],
+    returns: "any",
+    call: (a: Args) => elementwiseOrNumber("abs", [[a.x, "x"]], (g, [x]) => g.abs(x), ([x]) => Math.abs(x)),
   }),
   block({
     name: "where",
-    doc: "Elementwise choice: a where cond ≠ 0, else b (cond, a and b are models or numbers; NaN counts as true).",
+    doc:
+      "Elementwise choice: a where cond ≠ 0, else b (cond, a and b are models or numbers; NaN counts as true). " +
+      "With numbers only, the number a or b.",
     example: "where(trim(d, k=0.1), d, 0.5 * d)",
     params: [
       { name: "cond", type: ["model", "number"], required: true, doc: "the condition (nonzero = true)" },
       { name: "a", type: ["model", "number"], required: true, doc: "value where cond holds" },
       { name: "b", type: ["model", "number"], required: true, doc: "value elsewhere" },
     ],
-    returns: "model",
-    call: (a: Args) => elementwise("where", [[a.cond, "cond"], [a.a, "a"], [a.b, "b"]], (g, [c, x, y]) => g.where(c, x, y)),
+    returns: "any",
+    call: (a: Args) =>
+      elementwiseOrNumber("where", [[a.cond, "cond"], [a.a, "a"], [a.b, "b"]], (g, [c, x, y]) => g.where(c, x, y), ([c, x, y]) => (c !== 0 ? x : y)),
   }),
   block({
     name: "clamp",
-    doc: "Elementwise clamp to [min, max] (either bound may be omitted).",
+    doc: "Elementwise clamp to [min, max] (either bound may be omitted). On a plain number, the clamped number.",
     example: "clamp(task_vector(experts[0], base), min=-0.1, max=0.1)",
     params: [
-      oneModel("x", "a model"),
+      modelOrNumber("x", "a model or a number"),
       { name: "min", type: "number", doc: "lower bound" },
       { name: "max", type: "number", doc: "upper bound" },
     ],
-    returns: "model",
+    returns: "any",
     call: (a: Args) => {
       const lo = a.min as number | undefined | null;
       const hi = a.max as number | undefined | null;
       if (typeof lo === "number" && typeof hi === "number" && lo > hi) throw new MergelabError(`clamp: min ${lo} is above max ${hi}`, { param: "min" });
-      return elementwise("clamp", [[a.x, "x"]], (g, [x]) => {
+      const clampNumber = ([x]: number[]) => {
+        let y = x;
+        if (typeof lo === "number") y = Math.max(y, lo);
+        if (typeof hi === "number") y = Math.min(y, hi);
+        return y;
+      };
+      return elementwiseOrNumber("clamp", [[a.x, "x"]], (g, [x]) => {
         let y = x as Node;
         if (typeof lo === "number") y = g.binary("max", y, lo);
         if (typeof hi === "number") y = g.binary("min", y, hi);
         return y;
-      });
+      }, clampNumber);
     },
   }),
   block({

@@ -10,7 +10,7 @@ import path from "node:path";
 import { MergelabError } from "../../kernel/errors.js";
 import type { Value } from "../../stdlib/spec.js";
 import { Dict } from "../../stdlib/spec.js";
-import { Session, ScriptError, parse, formatValue, type Expr } from "../../dsl/index.js";
+import { Session, ScriptError, parse, formatValue, type Diagnostic, type Expr } from "../../dsl/index.js";
 import { didYouMean } from "../../dsl/diagnostics.js";
 import { ProgressReporter, progressMode } from "../progress.js";
 import { parseShard } from "../../kernel/engine/shard.js";
@@ -103,6 +103,18 @@ function literal(e: Expr): Value | undefined {
 
 /** The script text of FILE (a mergekit YAML config is translated). */
 export async function readScript(file: string, outDir: string | undefined, verb: string, usage: string): Promise<string> {
+  return (await readScriptSource(file, outDir, verb, usage)).text;
+}
+
+/** A script to run, and for a translated YAML config, how to report its diagnostics at the YAML's lines. */
+export interface ScriptSource {
+  text: string;
+  /** The source to show under diagnostics (the YAML for a config). */
+  shown: string;
+  relocate: (d: Diagnostic) => Diagnostic;
+}
+
+export async function readScriptSource(file: string, outDir: string | undefined, verb: string, usage: string): Promise<ScriptSource> {
   if (!file) throw new MergelabError(`${verb}: which script?\n\n${usage}`);
   let text: string;
   try {
@@ -110,14 +122,16 @@ export async function readScript(file: string, outDir: string | undefined, verb:
   } catch {
     throw new MergelabError(`${file}: cannot read the script`);
   }
-  if (!/\.ya?ml$/i.test(file)) return text;
-  let translator: { mergekitToScript(yaml: string, opts: { file?: string; outDir?: string; checkPathsIn?: string }): string };
+  if (!/\.ya?ml$/i.test(file)) return { text, shown: text, relocate: (d) => d };
+  let translator: typeof import("../mergekit.js");
   try {
     translator = await import("../mergekit.js");
   } catch {
     throw new MergelabError(`${file}: mergekit configs are not supported in this build`);
   }
-  return translator.mergekitToScript(text, { file, outDir: outDir ?? "merged", checkPathsIn: process.cwd() });
+  const t = translator.translateMergekit(text, { file, outDir: outDir ?? "merged", checkPathsIn: process.cwd() });
+  // the user wrote the YAML: point at its line (the model entry a shape mismatch blames), not the generated script's
+  return { text: t.script, shown: text, relocate: (d) => ({ ...d, loc: t.locate(d.loc, d.message) }) };
 }
 
 /** `--set` names that match no top-level assignment are errors (a typo would silently do nothing). */
@@ -135,7 +149,9 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const { file, flags, overrides } = args;
-  const text = await readScript(file, args.positional[1], "run", USAGE);
+  const source = await readScriptSource(file, args.positional[1], "run", USAGE);
+  const { text } = source;
+  const report = (ds: readonly Diagnostic[]) => process.stderr.write(new ScriptError(ds.map(source.relocate), source.shown).rendered + "\n");
   const reporter = new ProgressReporter({ mode: progressMode(flags, process.stderr), err: process.stderr, out: process.stdout });
   const controller = new AbortController();
   const onSigint = () => controller.abort();
@@ -157,7 +173,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const checked = await session.check(text, { file, overrides });
     if (checked.diagnostics.length > 0) {
-      process.stderr.write(new ScriptError(checked.diagnostics, text).rendered + "\n");
+      report(checked.diagnostics);
       return 1;
     }
     const unused = unusedOverrideError(checked.unusedOverrides, text);
@@ -175,7 +191,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     reporter.interrupt();
     if (e instanceof ScriptError) {
-      process.stderr.write(e.rendered + "\n");
+      report(e.diagnostics);
       return 1;
     }
     throw e;

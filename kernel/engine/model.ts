@@ -13,7 +13,7 @@ import fs from "node:fs";
 import { MergelabError } from "../errors.js";
 import { openCheckpoint, compareTensorNames, type Checkpoint } from "../io/index.js";
 import { DTYPES, isComputedFloat, type DType } from "../io/index.js";
-import { tf } from "../runtime.js";
+import type { tf } from "../runtime.js";
 import type { MimeBundle } from "../../stdlib/spec.js";
 import { Graph, type BinaryOp, type Node } from "./ir.js";
 import { countLayers, tensorContext, type TensorContext } from "./schedule.js";

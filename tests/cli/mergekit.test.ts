@@ -7,7 +7,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { expected, repoRoot, runCli } from "../helpers.js";
-import { mergekitToScript } from "../../cli/mergekit.js";
+import { mergekitToScript, translateMergekit } from "../../cli/mergekit.js";
+import { CheckpointWriter, openCheckpoint } from "../../kernel/io/index.js";
 import { formatError } from "../../cli/format.js";
 import { run as runVerb } from "../../cli/commands/run.js";
 import { MergelabError } from "../../kernel/errors.js";
@@ -264,5 +265,58 @@ describe("mergekit configs: errors point at the YAML line", () => {
       expect(r.stdout).toBe("");
     }
     expect(fs.existsSync(path.join(work, "bad-out"))).toBe(false);
+  });
+});
+
+describe("errors found when checking the translated script are reported at the YAML line", () => {
+  /** models/odd.safetensors: the f32 fixture with layer 1's up_proj stored as [8, 12] instead of [12, 8]. */
+  function writeOddCheckpoint(): void {
+    const src = openCheckpoint(path.join(work, "models/f32.safetensors"));
+    try {
+      const shape = (t: { name: string; shape: readonly number[] }) => (t.name === "model.layers.1.mlp.up_proj.weight" ? [...t.shape].reverse() : [...t.shape]);
+      const w = CheckpointWriter.create(path.join(work, "models/odd.safetensors"), src.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: shape(t) })), { overwrite: true });
+      for (const t of src.tensors) w.writeRaw(t.name, 0, src.readRaw(t.name, 0, t.byteLength));
+      w.commit();
+    } finally {
+      src.close();
+    }
+  }
+  const yaml = [
+    "models:",
+    "  - model: models/f16",
+    "    parameters: {weight: 1}",
+    "  - model: models/odd.safetensors",
+    "    parameters: {weight: 1}",
+    "merge_method: linear",
+    "",
+  ].join("\n");
+  const message = "tensor 'model.layers.1.mlp.up_proj.weight': shape [12, 8] in models/f16 but [8, 12] in models/odd.safetensors";
+
+  it("a shape mismatch points at the entry of the model whose tensor disagrees", () => {
+    writeOddCheckpoint();
+    const yml = path.join(work, "odd.yml");
+    fs.writeFileSync(yml, yaml);
+    const r = runCli(["run", yml, "odd-out"], { cwd: work });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`${yml}:4:12: error: ${message}\n  - model: models/odd.safetensors\n           ^\n`);
+    expect(r.stdout).toBe("");
+    expect(fs.existsSync(path.join(work, "odd-out"))).toBe(false);
+  });
+
+  it("the line map: load lines at their model entry, the merge at merge_method, the blamed model by the message", () => {
+    const t = translateMergekit(yaml, { file: "c.yml" });
+    const lines = t.script.split("\n");
+    const at = (needle: string, msg = "boom") => {
+      const line = lines.findIndex((l) => l.startsWith(needle)) + 1;
+      expect(line).toBeGreaterThan(0);
+      const loc = t.locate({ file: "c.yml", line, col: 1 }, msg);
+      return `${loc.line}:${loc.col}`;
+    };
+    expect(at('odd = load("models/odd.safetensors")')).toBe("4:12");
+    expect(at('f16 = load("models/f16")')).toBe("2:12");
+    expect(at("merged = linear(")).toBe("6:15");
+    expect(at("merged = linear(", message)).toBe("4:12");
+    expect(at("merged = linear(", "tensor 'x' is in models/odd.safetensors but missing from models/f16")).toBe("4:12");
+    expect(at("save(merged")).toBe("6:15");
   });
 });

@@ -75,15 +75,15 @@ save(m2, "out/ta")`;
       "exp.merge:3:35: dare_ties(): p must be in [0, 1), got 1",
     ]);
     expect(await diagnose(`${header}m = base + sum(drop(experts - base, p=layers([0.5, 1])))`)).toEqual([
-      "exp.merge:3:38: drop(): p must be in [0, 1), got 1",
+      "exp.merge:3:37: drop(): p must be in [0, 1), got 1",
     ]);
     expect(await diagnose(`${header}m = dare_ties(experts, base=base, p=0.99)`)).toEqual([]);
   });
 
   it("slerp's t is in [0, 1], also inside layers() and match()", async () => {
-    expect(await diagnose(`${header}m = slerp(experts[0], experts[1], t=1.5)`)).toEqual(["exp.merge:3:37: slerp(): t must be in [0, 1], got 1.5"]);
+    expect(await diagnose(`${header}m = slerp(experts[0], experts[1], t=1.5)`)).toEqual(["exp.merge:3:35: slerp(): t must be in [0, 1], got 1.5"]);
     expect(await diagnose(`${header}m = slerp(experts[0], experts[1], t=layers([0, 0.5, -0.25]))`)).toEqual([
-      "exp.merge:3:37: slerp(): t must be in [0, 1], got -0.25",
+      "exp.merge:3:35: slerp(): t must be in [0, 1], got -0.25",
     ]);
     expect(await diagnose(`${header}m = slerp(experts[0], experts[1],\n  t=match({"mlp": 0.3}, default=2))`)).toEqual([
       "exp.merge:4:3: slerp(): t must be in [0, 1], got 2",

@@ -166,6 +166,25 @@ describe("Session", () => {
     expect(isModel(s.get("m"))).toBe(true);
     expect(fs.existsSync(path.join(ws, "out/dry"))).toBe(false);
   });
+  it("a save's model card records the cells run so far, in order, as the recipe", async () => {
+    const { s } = session();
+    const cell1 = 'base = load("models/base")\nexperts = load_all("models/experts/*")';
+    const cell2 = 'merged = ties(experts, base=base, k=0.5)\nsave(merged, "out/card-session")';
+    await s.execute(cell1);
+    await s.execute("nope +").catch(() => undefined); // a cell that does not run is not part of the recipe
+    await s.execute(cell2);
+    const card = fs.readFileSync(path.join(ws, "out/card-session/README.md"), "utf8");
+    expect(card).toContain(`${cell1}\n\n${cell2}\n`);
+    expect(card).not.toContain("nope +");
+    expect(card).toContain("ties(experts, base=base, k=0.5)");
+  });
+  it("an explicit options.recipe wins over the session's cells", async () => {
+    const s = new Session({ cwd: ws, stdout: () => {}, options: { workers: 0, recipe: { text: "# the given recipe\n" } } });
+    await s.execute('save(load("models/base") * 1, "out/card-given")');
+    const card = fs.readFileSync(path.join(ws, "out/card-given/README.md"), "utf8");
+    expect(card).toContain("# the given recipe");
+    expect(card).not.toContain("out/card-given");
+  });
   it("interrupts through the AbortSignal", async () => {
     const c = new AbortController();
     c.abort();

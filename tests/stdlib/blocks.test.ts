@@ -9,6 +9,9 @@ import { lookup as registryLookup } from "../../stdlib/registry.js";
 import { defineMethod } from "../../stdlib/define.js";
 import { invoke } from "../../stdlib/methods/define.js";
 import type { Value } from "../../stdlib/spec.js";
+import { check, Session } from "../../dsl/index.js";
+import { isModel } from "../../kernel/engine/model.js";
+import { fixtures } from "../helpers.js";
 import { compute, computeF32, makeFixture, run, tiny, type Fixture } from "./methods/harness.js";
 
 const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
@@ -26,7 +29,31 @@ describe("blocks on hand-computed cases", () => {
     expect(Array.from((await compute(run("clamp", { x, min: -2, max: 2.5 }))).w)).toEqual([2.5, -1, 0, 2, -2]);
     expect(Array.from((await compute(run("where", { cond: x, a: y, b: -7 }))).w)).toEqual([1, 1, -7, 1, 1]);
     expect(() => run("clamp", { x, min: 3, max: 1 })).toThrow(/min 3 is above max 1/);
-    expect(() => run("where", { cond: 1, a: 2, b: 3 })).toThrow(/at least one model/);
+    expect(run("where", { cond: 1, a: 2, b: 3 })).toBe(2);
+  });
+
+  it("magprune at k = ε (keep probability 0 at the lowest rank) drops there, never divides by 0 into the output", async () => {
+    const d = tiny({ w: [0.5, -4, 3, -2, 1, 0.25, -6, 8] }, "d");
+    for (const [k, eps] of [[0.3, 0.3], [0.5, 0.5]]) {
+      for (const seed of [0, 1, 2]) {
+        const w = (await compute(run("magprune", { x: d, k, ε: eps, seed, rescale: true }))).w;
+        expect(w.every(Number.isFinite), `k=${k} ε=${eps} seed=${seed}: ${Array.from(w)}`).toBe(true);
+        expect(w[5], "the smallest |d| has keep probability 0").toBe(0);
+      }
+    }
+  });
+
+  it("abs, sign, clamp, where on plain numbers are the numeric functions, in the language", async () => {
+    const s = new Session({ cwd: fixtures, options: { workers: 0 } });
+    const value = async (code: string) => (await s.execute(code)).value;
+    expect(await value("abs(-0.5)")).toBe(0.5);
+    expect(await value("[abs(x) for x in [-2, 0, 3]]")).toEqual([2, 0, 3]);
+    expect(await value("[sign(x) for x in [-2, 0, 3]]")).toEqual([-1, 0, 1]);
+    expect(await value("clamp(7, min=0, max=1) + clamp(-3, min=-1)")).toBe(0);
+    expect(await value("where(0, 1, 2) * 10 + where(-1, 3, 4)")).toBe(23);
+    const m = await value('abs(load("tiny-llama-f32.safetensors") * -1)');
+    expect(isModel(m)).toBe(true);
+    expect(await check("k = abs(-0.5)\nm = ties([load(\"tiny-llama-f16\")], base=load(\"tiny-llama-f32.safetensors\"), k=k)", { cwd: fixtures })).toEqual([]);
   });
 
   it("per-tensor norm, dot, cosine, quantile fill the tensor", async () => {

@@ -7,7 +7,7 @@ import { MergelabError } from "../../errors.js";
 import { compareTensorNames } from "../../io/index.js";
 import type { DType } from "../../io/index.js";
 import { CheckpointWriter, provenanceMetadata, type OutputTensor } from "../../io/index.js";
-import { initRuntime, tf } from "../../runtime.js";
+import type { tf } from "../../runtime.js";
 import type { Graph, Node } from "../ir.js";
 import type { ModelValue } from "../model.js";
 import { buildPlan, buildScalarPlan, type Plan } from "../plan.js";
@@ -102,14 +102,16 @@ export async function materializeArrays(model: ModelValue, opts: ExecOptions = {
  * BOOL as bool, F64 as float32). Call `tf.dispose` on them when done.
  */
 export async function materialize(model: ModelValue, opts: ExecOptions = {}): Promise<Record<string, tf.Tensor>> {
-  await initRuntime();
+  // loaded on first use: the CLI and the workers never need tfjs
+  const runtime = await import("../../runtime.js");
+  await runtime.initRuntime();
   const arrays = await materializeArrays(model, opts);
   const out: Record<string, tf.Tensor> = {};
-  for (const [name, t] of Object.entries(arrays)) out[name] = toTf(name, t);
+  for (const [name, t] of Object.entries(arrays)) out[name] = toTf(runtime.tf, name, t);
   return out;
 }
 
-function toTf(name: string, t: ArrayTensor): tf.Tensor {
+function toTf(tf: typeof import("../../runtime.js").tf, name: string, t: ArrayTensor): tf.Tensor {
   if (t.data instanceof Float32Array) return tf.tensor(t.data, t.shape, "float32");
   const b = t.data;
   const buf = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);

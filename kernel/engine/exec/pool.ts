@@ -29,7 +29,7 @@ export interface Progress {
 export interface ExecOptions {
   /** Worker threads (default: os.availableParallelism(); 0 = run in this thread). Small plans run in this thread unless set. */
   workers?: number;
-  /** Elements per input per chunk (default 4M). */
+  /** Elements per input per chunk (default DEFAULT_CHUNK = 256K; a tensor that fits is read once for all passes). */
   chunkSize?: number;
   progress?: (p: Progress) => void;
   signal?: AbortSignal;

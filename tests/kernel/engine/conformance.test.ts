@@ -37,6 +37,7 @@ beforeAll(() => {
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const CONFIGS = [
+  { workers: 0, chunkSize: 1 },
   { workers: 0, chunkSize: 3 },
   { workers: 0, chunkSize: 1001 },
   { workers: 0, chunkSize: 1 << 22 },
