@@ -5,7 +5,7 @@
  * with a one-line summary otherwise.
  */
 import { Session, ScriptError } from "../../dsl/index.js";
-import { parseScriptArgs, readScript, unusedOverrideError } from "./run.js";
+import { parseScriptArgs, readScriptSource, unusedOverrideError } from "./run.js";
 
 const USAGE = `usage: mergelab check FILE [--set NAME=VALUE]...
 
@@ -19,11 +19,12 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + "\n");
     return 0;
   }
-  const text = await readScript(args.file, args.positional[1], "check", USAGE);
+  const source = await readScriptSource(args.file, args.positional[1], "check", USAGE);
+  const { text } = source;
   const session = new Session({ cwd: process.cwd() });
   const checked = await session.check(text, { file: args.file, overrides: args.overrides });
   if (checked.diagnostics.length > 0) {
-    process.stderr.write(new ScriptError(checked.diagnostics, text).rendered + "\n");
+    process.stderr.write(new ScriptError(checked.diagnostics.map(source.relocate), source.shown).rendered + "\n"); // a YAML config: at its lines
     return 1;
   }
   const unused = unusedOverrideError(checked.unusedOverrides, text);

@@ -4,7 +4,7 @@
  * together: per tensor the op DAG, bytes read and written, peak memory.
  */
 import { Session, ScriptError } from "../../dsl/index.js";
-import { parseScriptArgs, readScript, unusedOverrideError } from "./run.js";
+import { parseScriptArgs, readScriptSource, unusedOverrideError } from "./run.js";
 
 const USAGE = `usage: mergelab explain FILE [--set NAME=VALUE]... [--workers N] [--chunk-size N]
 
@@ -16,11 +16,12 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + "\n");
     return 0;
   }
-  const text = await readScript(args.file, args.positional[1], "explain", USAGE);
+  const source = await readScriptSource(args.file, args.positional[1], "explain", USAGE);
+  const { text } = source;
   const session = new Session({ cwd: process.cwd(), options: { workers: args.flags.workers, chunkSize: args.flags.chunkSize } });
   const checked = await session.check(text, { file: args.file, overrides: args.overrides });
   if (checked.diagnostics.length > 0) {
-    process.stderr.write(new ScriptError(checked.diagnostics, text).rendered + "\n");
+    process.stderr.write(new ScriptError(checked.diagnostics.map(source.relocate), source.shown).rendered + "\n"); // a YAML config: at its lines
     return 1;
   }
   const unused = unusedOverrideError(checked.unusedOverrides, text);

@@ -301,6 +301,9 @@ describe("errors found when checking the translated script are reported at the Y
     expect(r.stderr).toBe(`${yml}:4:12: error: ${message}\n  - model: models/odd.safetensors\n           ^\n`);
     expect(r.stdout).toBe("");
     expect(fs.existsSync(path.join(work, "odd-out"))).toBe(false);
+    const checked = runCli(["check", yml], { cwd: work });
+    expect(checked.code).toBe(1);
+    expect(checked.stderr).toBe(r.stderr);
   });
 
   it("the line map: load lines at their model entry, the merge at merge_method, the blamed model by the message", () => {
