@@ -10,6 +10,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { MergelabError } from "../../kernel/errors.js";
+import { parseSimpleArgs } from "../args.js";
 import { Table, type Value } from "../../stdlib/spec.js";
 import { Figure } from "../../stdlib/plot.js";
 import { plotlyLoaderHtml } from "../../kernel/notebook/plotly.js";
@@ -118,14 +119,11 @@ function tableOf(session: Session, name: string): Table {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  if (argv.includes("--help") || argv.includes("-h")) {
+  const { help, json, positional: rest } = parseSimpleArgs(argv, "demo", USAGE);
+  if (help) {
     process.stdout.write(USAGE + "\n");
     return 0;
   }
-  const json = argv.includes("--json");
-  const rest = argv.filter((a) => a !== "--json");
-  const unknown = rest.find((a) => a.startsWith("-"));
-  if (unknown) throw new MergelabError(`demo: unknown option '${unknown}'\n\n${USAGE}`);
   if (rest.length > 1) {
     process.stderr.write(USAGE + "\n");
     return 2;

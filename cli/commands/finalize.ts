@@ -8,6 +8,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { MergelabError } from "../../kernel/errors.js";
+import { parseSimpleArgs } from "../args.js";
 import { openCheckpoint, INDEX_FILE, SINGLE_FILE, compareTensorNames } from "../../kernel/io/checkpoint.js";
 import { nonWeightFiles } from "../../kernel/io/writer.js";
 import { SHARDS_DIR } from "../../kernel/engine/shard.js";
@@ -111,14 +112,11 @@ export function finalize(dir: string): FinalizeSummary {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  if (argv.includes("--help") || argv.includes("-h")) {
+  const { help, json, positional: rest } = parseSimpleArgs(argv, "finalize", USAGE);
+  if (help) {
     process.stdout.write(USAGE + "\n");
     return 0;
   }
-  const json = argv.includes("--json");
-  const rest = argv.filter((a) => a !== "--json");
-  const unknown = rest.find((a) => a.startsWith("-"));
-  if (unknown) throw new MergelabError(`finalize: unknown option '${unknown}'\n\n${USAGE}`);
   if (rest.length !== 1) {
     process.stderr.write(USAGE + "\n");
     return 2;

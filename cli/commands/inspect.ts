@@ -3,6 +3,7 @@
  * element count), totals per dtype, and metadata — from the headers only.
  */
 import { MergelabError } from "../../kernel/errors.js";
+import { parseSimpleArgs } from "../args.js";
 import { openCheckpoint, type Checkpoint } from "../../kernel/io/index.js";
 
 const USAGE = "usage: mergelab inspect PATH [--json]\n\nPATH is a Hugging Face model directory or a .safetensors file.";
@@ -67,14 +68,11 @@ function humanBytes(n: number): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  if (argv.includes("--help") || argv.includes("-h")) {
+  const { help, json, positional: rest } = parseSimpleArgs(argv, "inspect", USAGE);
+  if (help) {
     process.stdout.write(USAGE + "\n");
     return 0;
   }
-  const json = argv.includes("--json");
-  const rest = argv.filter((a) => a !== "--json");
-  const unknown = rest.find((a) => a.startsWith("-"));
-  if (unknown) throw new MergelabError(`inspect: unknown option '${unknown}'\n${USAGE}`);
   if (rest.length !== 1) throw new MergelabError(`inspect: expected one PATH, got ${rest.length}\n${USAGE}`);
   const ckpt = openCheckpoint(rest[0]);
   try {
