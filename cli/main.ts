@@ -22,11 +22,19 @@ const commands: Record<string, Command> = {
 function usage(): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length));
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return `usage: mergelab <command> [options]\n\ncommands:\n${lines.join("\n")}\n\nRun 'mergelab <command> --help' for a command's options.`;
+  return `usage: mergelab <command> [options]\n\ncommands:\n${lines.join("\n")}\n\nRun 'mergelab <command> --help' for a command's options; --verbose reports the tensor runtime.`;
+}
+
+/** `--verbose` anywhere: report the tensor runtime (tfjs backend) on stderr before the verb runs. */
+async function reportRuntime(): Promise<void> {
+  const { initRuntime, tf } = await import("../kernel/runtime.js");
+  const backend = await initRuntime();
+  process.stderr.write(`mergelab: tensor runtime: TensorFlow.js ${tf.version.tfjs}, backend ${backend}\n`);
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const [verb, ...rest] = argv;
+  const verbose = argv.includes("--verbose");
+  const [verb, ...rest] = argv.filter((a) => a !== "--verbose");
   if (!verb || verb === "--help" || verb === "-h" || verb === "help") {
     process.stdout.write(usage() + "\n");
     return verb ? 0 : 2;
@@ -42,6 +50,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
+    if (verbose) await reportRuntime();
     return await (await command.load()).run(rest);
   } catch (e) {
     if (e instanceof MergelabError) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { runCli } from "../helpers.js";
+import { fixtures, runCli } from "../helpers.js";
 
 describe("mergelab CLI shell", () => {
   it("lists its commands and exits 2 without one", () => {
@@ -12,6 +12,24 @@ describe("mergelab CLI shell", () => {
     const r = runCli(["mrege"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/unknown command 'mrege'/);
+    expect(r.stderr).not.toMatch(/\bat .*\.js:\d+/);
+  });
+});
+
+describe("--verbose", () => {
+  it("reports the TensorFlow.js backend in use, and MERGELAB_BACKEND forces one", () => {
+    const cpu = runCli(["inspect", "--verbose", `${fixtures}/tiny-llama-f32.safetensors`], { env: { MERGELAB_BACKEND: "cpu" } });
+    expect(cpu.code).toBe(0);
+    expect(cpu.stderr).toMatch(/^mergelab: tensor runtime: TensorFlow\.js \d+\.\d+\.\d+, backend cpu$/m);
+    expect(cpu.stdout).toMatch(/model\.norm\.weight/);
+    const auto = runCli(["inspect", "--verbose", `${fixtures}/tiny-llama-f32.safetensors`], { env: { MERGELAB_BACKEND: "" } });
+    // tfjs-node cannot install offline, so the automatic choice here is wasm (or tensorflow where it loads)
+    expect(auto.stderr).toMatch(/backend (wasm|tensorflow)$/m);
+  });
+  it("rejects an unknown MERGELAB_BACKEND with a clear message", () => {
+    const r = runCli(["inspect", "--verbose", `${fixtures}/tiny-llama-f32.safetensors`], { env: { MERGELAB_BACKEND: "gpu" } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/MERGELAB_BACKEND=gpu: expected tensorflow, wasm or cpu/);
     expect(r.stderr).not.toMatch(/\bat .*\.js:\d+/);
   });
 });
