@@ -204,7 +204,8 @@ class AstBuilder extends BaseVisitor {
   }
 
   atom(ctx: Ctx): Expr {
-    const t = (ctx.NumberLit ?? ctx.StringLit ?? ctx.True ?? ctx.False ?? ctx.None ?? ctx.Identifier)?.[0] as IToken | undefined;
+    // an atom holds exactly one of these (grammar alternatives); the commonest first, as each miss is a dictionary lookup
+    const t = (ctx.Identifier ?? ctx.NumberLit ?? ctx.StringLit ?? ctx.True ?? ctx.False ?? ctx.None)?.[0] as IToken | undefined;
     if (t) {
       const span = tokenSpan(t);
       switch (t.tokenType.name) {
