@@ -25,6 +25,10 @@ export interface SessionOptions {
   /** Relative paths resolve against this (default: process.cwd()). */
   cwd?: string;
   stdout?: (text: string) => void;
+  /** Where warn() writes (default: process.stderr). */
+  stderr?: (text: string) => void;
+  /** What clear_output() calls (default: nothing — only a notebook has output to clear). */
+  clearOutput?: (wait: boolean) => void;
   display?: CallContext["display"];
   signal?: AbortSignal;
   options?: RunOptions;
@@ -78,6 +82,8 @@ export class Session {
       dryRun,
       signal: signal ?? this.opts.signal,
       stdout: dryRun ? () => {} : (this.opts.stdout ?? ((t: string) => void process.stdout.write(t))),
+      stderr: dryRun ? () => {} : (this.opts.stderr ?? ((t: string) => void process.stderr.write(t))),
+      clearOutput: dryRun ? () => {} : (this.opts.clearOutput ?? (() => {})),
       display: dryRun ? () => {} : (this.opts.display ?? (() => {})),
       options: code === undefined || options.recipe ? options : { ...options, recipe: { text: this.recipe(code) } },
       hooks,

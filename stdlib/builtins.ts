@@ -211,6 +211,35 @@ const print: FunctionSpec = {
   },
 };
 
+const warn: FunctionSpec = {
+  name: "warn",
+  category: "util",
+  doc: "Write values to standard error (the notebook cell's stderr stream, shown highlighted), separated by `sep`: for warnings that should stand out from results.",
+  example: 'warn("k =", 0.9, "keeps almost every parameter")',
+  params: [
+    { name: "values", type: "any", rest: true, doc: "values to write" },
+    { name: "sep", type: "string", default: " ", doc: "separator between values" },
+  ],
+  returns: "any",
+  call: (a, ctx) => {
+    (ctx.stderr ?? ctx.stdout)((a.values as Value[]).map((v) => formatValue(v)).join(str(a.sep)) + "\n");
+    return null;
+  },
+};
+
+const clearOutput: FunctionSpec = {
+  name: "clear_output",
+  category: "util",
+  doc: "Clear the notebook cell's output so far (e.g. to redraw a figure in a loop). With `wait=true` the old output stays until new output arrives, which avoids flicker. Outside a notebook it does nothing.",
+  example: "clear_output(wait=true)",
+  params: [{ name: "wait", type: "bool", default: false, doc: "keep the old output until the next output replaces it" }],
+  returns: "any",
+  call: (a, ctx) => {
+    ctx.clearOutput?.(a.wait === true);
+    return null;
+  },
+};
+
 const explain: FunctionSpec = {
   name: "explain",
   category: "util",
@@ -457,7 +486,7 @@ const match: FunctionSpec = {
 
 export const specs: FunctionSpec[] = [
   load, loadAll, save,
-  print, explain,
+  print, warn, clearOutput, explain,
   sum, mean, extreme("min"), extreme("max"), len, range, round, strFn, zip,
   table, records, keys,
   layers, match,

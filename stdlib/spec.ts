@@ -89,6 +89,10 @@ export interface CallContext {
   dryRun: boolean;
   signal?: AbortSignal;
   stdout(text: string): void;
+  /** Warnings (`warn`): the cell's stderr stream, the CLI's process.stderr. Absent: write to stdout. */
+  stderr?(text: string): void;
+  /** `clear_output(wait)`: clear the notebook cell's output (a clear_output message). Absent: a no-op. */
+  clearOutput?(wait: boolean): void;
   /** Rich output; `displayId` + `update` give update_display_data (progress bars). */
   display(bundle: MimeBundle, opts?: { displayId?: string; update?: boolean }): void;
   /** Where the call is in the script, for messages. */

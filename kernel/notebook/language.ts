@@ -26,7 +26,7 @@ export const LANGUAGE_INFO = {
 
 export class MergelabLanguage implements Language {
   private readonly session: Session;
-  /** The cell now running; the session's stdout/display go to it. */
+  /** The cell now running; the session's stdout/stderr/display/clear_output go to it. */
   private out: CellOutput | undefined;
 
   constructor(opts: { cwd: string; options?: RunOptions }) {
@@ -34,6 +34,8 @@ export class MergelabLanguage implements Language {
       cwd: opts.cwd,
       options: opts.options,
       stdout: (text) => this.out?.stream("stdout", text),
+      stderr: (text) => this.out?.stream("stderr", text),
+      clearOutput: (wait) => this.out?.clearOutput(wait),
       display: (bundle, o) => this.out?.display(bundle, o),
     });
   }

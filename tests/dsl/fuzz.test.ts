@@ -7,18 +7,8 @@ import fs from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse, Session } from "../../dsl/index.js";
 import { makeWorkspace } from "./workspace.js";
+import { rng } from "../helpers.js";
 
-/** mulberry32: a small seeded generator, so a failure is reproducible from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const VOCAB = [
   "x", "xs", "base", "experts", "k", "λ", "ties", "load", "sum", "mean", "print", "layers", "match", "save", "len", "range", "f",

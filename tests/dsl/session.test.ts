@@ -185,6 +185,14 @@ describe("Session", () => {
     expect(card).toContain("# the given recipe");
     expect(card).not.toContain("out/card-given");
   });
+  it("warn writes to the stderr option and clear_output calls clearOutput, once each (not during the check)", async () => {
+    const out: string[] = [], err: string[] = [], clears: boolean[] = [];
+    const s = new Session({ cwd: ws, stdout: (t) => out.push(t), stderr: (t) => err.push(t), clearOutput: (w) => clears.push(w) });
+    expect((await s.execute('print("a")\nwarn("k =", [0.9], sep="-")\nclear_output(wait=true)\nclear_output()\n1')).value).toBe(1);
+    expect(out).toEqual(["a\n"]);
+    expect(err).toEqual(["k =-[0.9]\n"]);
+    expect(clears).toEqual([true, false]);
+  });
   it("interrupts through the AbortSignal", async () => {
     const c = new AbortController();
     c.abort();

@@ -4,18 +4,9 @@ import { encodeFromF32, decodeToF32, type DType } from "../../../kernel/io/index
 import { openCheckpoint } from "../../../kernel/io/index.js";
 import { evaluateNaive, Graph, inputKey, type Node } from "../../../kernel/engine/ir.js";
 import { CheckpointSource, MemorySource, type ModelValue } from "../../../kernel/engine/model.js";
+import { rng } from "../../helpers.js";
 
-/** mulberry32: small seeded PRNG for test data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 export interface TestTensor {
   dtype: DType;

@@ -17,7 +17,7 @@ describe.skipIf(!runnable)("jupyter_kernel_test", () => {
     expect(log, log).toMatch(/^OK/m);
     expect(r.status, log).toBe(0);
     // Each of these ran (not skipped) and passed.
-    for (const t of ["test_kernel_info", "test_execute_stdout", "test_completion", "test_is_complete", "test_error", "test_execute_result", "test_display_data", "test_inspect", "test_history"]) {
+    for (const t of ["test_kernel_info", "test_execute_stdout", "test_execute_stderr", "test_clear_output", "test_completion", "test_is_complete", "test_error", "test_execute_result", "test_display_data", "test_inspect", "test_history"]) {
       expect(results.get(t), `${t}\n${log}`).toBe("ok");
     }
   }, 300_000);

@@ -16,6 +16,8 @@ class MergelabKernelTests(jupyter_kernel_test.KernelTests):
     file_extension = ".merge"
 
     code_hello_world = 'print("hello, world")'
+    code_stderr = 'warn("careful: k is large")'
+    code_clear_output = 'print("old")\nclear_output()'
 
     completion_samples = [
         {"text": "pri", "matches": {"print"}},

@@ -6,6 +6,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { rng } from "../../helpers.js";
 
 export type TestDType = "F32" | "F16" | "BF16";
 
@@ -15,17 +16,7 @@ export interface TestTensor {
   values: Float64Array;
 }
 
-/** Deterministic PRNG (mulberry32) for test data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
