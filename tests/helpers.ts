@@ -13,17 +13,8 @@ export function tempDir(prefix = "mergelab-test-"): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-/** mulberry32: a small seeded generator for test data, so a failure is reproducible from its seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, the seeded generator stdlib/eval samples with: test data reproducible from its seed. */
+export { rng } from "../stdlib/eval/tasks.js";
 
 /** Run the built CLI; returns exit code, stdout, stderr. */
 export { runCli } from "./cli-runner.js";

@@ -4,8 +4,8 @@
  * checkpoints' headers only. Exit 1 with the diagnostics on stderr; exit 0
  * with a one-line summary otherwise.
  */
-import { Session, ScriptError } from "../../dsl/index.js";
-import { parseScriptArgs, readScriptSource, unusedOverrideError } from "./run.js";
+import { Session } from "../../dsl/index.js";
+import { checkOrReport, parseScriptArgs, readScriptSource } from "./run.js";
 
 const USAGE = `usage: mergelab check FILE [--set NAME=VALUE]...
 
@@ -20,15 +20,9 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const source = await readScriptSource(args.file, args.positional[1], "check", USAGE);
-  const { text } = source;
   const session = new Session({ cwd: process.cwd() });
-  const checked = await session.check(text, { file: args.file, overrides: args.overrides });
-  if (checked.diagnostics.length > 0) {
-    process.stderr.write(new ScriptError(checked.diagnostics.map(source.relocate), source.shown).rendered + "\n"); // a YAML config: at its lines
-    return 1;
-  }
-  const unused = unusedOverrideError(checked.unusedOverrides, text);
-  if (unused) throw unused;
+  const checked = await checkOrReport(session, source, args.file, args.overrides);
+  if (!checked) return 1;
   const n = checked.saved.length;
   process.stdout.write(`${args.file}: ok (${n} save${n === 1 ? "" : "s"})\n`);
   return 0;

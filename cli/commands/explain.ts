@@ -3,8 +3,8 @@
  * model the script saves (and of a trailing model expression), planned
  * together: per tensor the op DAG, bytes read and written, peak memory.
  */
-import { Session, ScriptError } from "../../dsl/index.js";
-import { parseScriptArgs, readScriptSource, unusedOverrideError } from "./run.js";
+import { Session } from "../../dsl/index.js";
+import { checkOrReport, parseScriptArgs, readScriptSource } from "./run.js";
 
 const USAGE = `usage: mergelab explain FILE [--set NAME=VALUE]... [--workers N] [--chunk-size N]
 
@@ -19,13 +19,8 @@ export async function run(argv: string[]): Promise<number> {
   const source = await readScriptSource(args.file, args.positional[1], "explain", USAGE);
   const { text } = source;
   const session = new Session({ cwd: process.cwd(), options: { workers: args.flags.workers, chunkSize: args.flags.chunkSize } });
-  const checked = await session.check(text, { file: args.file, overrides: args.overrides });
-  if (checked.diagnostics.length > 0) {
-    process.stderr.write(new ScriptError(checked.diagnostics.map(source.relocate), source.shown).rendered + "\n"); // a YAML config: at its lines
-    return 1;
-  }
-  const unused = unusedOverrideError(checked.unusedOverrides, text);
-  if (unused) throw unused;
+  const checked = await checkOrReport(session, source, args.file, args.overrides);
+  if (!checked) return 1;
   const plan = await session.plan(text, { file: args.file, overrides: args.overrides });
   process.stdout.write(plan.explainText() + "\n");
   return 0;

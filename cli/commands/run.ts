@@ -101,11 +101,6 @@ function literal(e: Expr): Value | undefined {
   }
 }
 
-/** The script text of FILE (a mergekit YAML config is translated). */
-export async function readScript(file: string, outDir: string | undefined, verb: string, usage: string): Promise<string> {
-  return (await readScriptSource(file, outDir, verb, usage)).text;
-}
-
 /** A script to run, and for a translated YAML config, how to report its diagnostics at the YAML's lines. */
 export interface ScriptSource {
   text: string;
@@ -142,6 +137,26 @@ export function unusedOverrideError(unused: string[], text: string): MergelabErr
   return new MergelabError(`--set ${name}: the script has no top-level assignment to '${name}'${didYouMean(name, assigned)}`);
 }
 
+/** Print diagnostics under the source the user wrote (for a YAML config: at its lines). */
+export function reportDiagnostics(source: ScriptSource, ds: readonly Diagnostic[]): void {
+  process.stderr.write(new ScriptError(ds.map(source.relocate), source.shown).rendered + "\n");
+}
+
+/**
+ * The check every script verb starts with: on diagnostics they are reported and
+ * the result is undefined (exit 1); a `--set` name the script never assigns throws.
+ */
+export async function checkOrReport(session: Session, source: ScriptSource, file: string, overrides: ScriptArgs["overrides"]) {
+  const checked = await session.check(source.text, { file, overrides });
+  if (checked.diagnostics.length > 0) {
+    reportDiagnostics(source, checked.diagnostics);
+    return undefined;
+  }
+  const unused = unusedOverrideError(checked.unusedOverrides, source.text);
+  if (unused) throw unused;
+  return checked;
+}
+
 export async function run(argv: string[]): Promise<number> {
   const args = parseScriptArgs(argv, "run", USAGE);
   if (args.flags.help) {
@@ -151,7 +166,6 @@ export async function run(argv: string[]): Promise<number> {
   const { file, flags, overrides } = args;
   const source = await readScriptSource(file, args.positional[1], "run", USAGE);
   const { text } = source;
-  const report = (ds: readonly Diagnostic[]) => process.stderr.write(new ScriptError(ds.map(source.relocate), source.shown).rendered + "\n");
   const reporter = new ProgressReporter({ mode: progressMode(flags, process.stderr), err: process.stderr, out: process.stdout });
   const controller = new AbortController();
   const onSigint = () => controller.abort();
@@ -171,13 +185,8 @@ export async function run(argv: string[]): Promise<number> {
     onSaved: (s) => reporter.saved(s),
   });
   try {
-    const checked = await session.check(text, { file, overrides });
-    if (checked.diagnostics.length > 0) {
-      report(checked.diagnostics);
-      return 1;
-    }
-    const unused = unusedOverrideError(checked.unusedOverrides, text);
-    if (unused) throw unused;
+    const checked = await checkOrReport(session, source, file, overrides);
+    if (!checked) return 1;
     if (flags.dryRun) {
       const saves = checked.saved.map((s) => s.path);
       if (flags.json) process.stdout.write(JSON.stringify({ ok: true, dryRun: true, outputs: saves }) + "\n");
@@ -191,7 +200,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     reporter.interrupt();
     if (e instanceof ScriptError) {
-      report(e.diagnostics);
+      reportDiagnostics(source, e.diagnostics);
       return 1;
     }
     throw e;
