@@ -247,6 +247,22 @@ export const specs: FunctionSpec[] = [
     call: (a: Args) => elementwiseOrNumber("abs", [[a.x, "x"]], (g, [x]) => g.abs(x), ([x]) => Math.abs(x)),
   }),
   block({
+    name: "sin",
+    doc: "Elementwise sine (radians), rounded to float32. On a plain number, its sine.",
+    example: "sin(acos(cosine(a, b)))",
+    params: [modelOrNumber("x", "a model or a number")],
+    returns: "any",
+    call: (a: Args) => elementwiseOrNumber("sin", [[a.x, "x"]], (g, [x]) => g.unary("sin", x), ([x]) => Math.sin(x)),
+  }),
+  block({
+    name: "acos",
+    doc: "Elementwise arc cosine in [0, π] (NaN outside [−1, 1]), rounded to float32. On a plain number, its arc cosine.",
+    example: "θ = acos(cosine(a, b))",
+    params: [modelOrNumber("x", "a model or a number")],
+    returns: "any",
+    call: (a: Args) => elementwiseOrNumber("acos", [[a.x, "x"]], (g, [x]) => g.unary("acos", x), ([x]) => Math.acos(x)),
+  }),
+  block({
     name: "where",
     doc:
       "Elementwise choice: a where cond ≠ 0, else b (cond, a and b are models or numbers; NaN counts as true). " +

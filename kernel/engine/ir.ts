@@ -22,8 +22,11 @@
 
 export type UnaryOp =
   | "neg" | "abs" | "sign" | "sqrt" | "exp" | "log" | "floor" | "not" | "isfinite"
-  // trigonometry, for slerp's whole-tensor angle (used on scalars)
-  | "sin" | "acos";
+  // trigonometry, for slerp's whole-tensor angle
+  | "sin" | "acos"
+  // round to float32: a scalar rounded as if broadcast to a vector (so a method on
+  // scalars gives the bits of its composition from elementwise blocks)
+  | "fround";
 export type BinaryOp =
   | "add" | "sub" | "mul" | "div" | "min" | "max" | "pow"
   | "gt" | "ge" | "lt" | "le" | "eq" | "ne" | "and" | "or";
@@ -60,7 +63,7 @@ interface N<Op extends string, Arg> {
   readonly scalar: boolean;
 }
 
-const UNARY = new Set<string>(["neg", "abs", "sign", "sqrt", "exp", "log", "floor", "not", "isfinite", "sin", "acos"]);
+const UNARY = new Set<string>(["neg", "abs", "sign", "sqrt", "exp", "log", "floor", "not", "isfinite", "sin", "acos", "fround"]);
 const BINARY = new Set<string>(["add", "sub", "mul", "div", "min", "max", "pow", "gt", "ge", "lt", "le", "eq", "ne", "and", "or"]);
 const REDUCE = new Set<string>(["sum", "max", "min"]);
 export const isUnary = (op: string): op is UnaryOp => UNARY.has(op);
@@ -178,6 +181,7 @@ export function applyUnary(op: UnaryOp, x: number): number {
     case "isfinite": return Number.isFinite(x) ? 1 : 0;
     case "sin": return Math.sin(x);
     case "acos": return Math.acos(x);
+    case "fround": return Math.fround(x);
   }
 }
 

@@ -12,19 +12,27 @@ import { methodSpec, type MethodDefinition } from "./define.js";
 import * as P from "./params.js";
 import * as step from "./steps.js";
 
-/** Mean pairwise cosine of the task vectors (a scalar node). */
+/**
+ * Per-tensor scalars are rounded to float32 after every step, as the
+ * elementwise blocks round them, so model_stock equals its block composition
+ * (docs/methods.md) bit for bit while computing t once per tensor.
+ */
+const f32 = (g: Graph, x: Node): Node => g.unary("fround", x);
+
+/** Mean pairwise cosine of the task vectors (a scalar node, float32-valued). */
 export function meanPairwiseCosine(g: Graph, ds: readonly Node[]): Node {
   const cos: Node[] = [];
-  for (let i = 0; i < ds.length; i++) for (let j = i + 1; j < ds.length; j++) cos.push(step.cosine(g, ds[i], ds[j]));
-  return g.div(step.sumOf(g, cos), cos.length);
+  for (let i = 0; i < ds.length; i++) for (let j = i + 1; j < ds.length; j++) cos.push(f32(g, step.cosine(g, ds[i], ds[j])));
+  const sum = cos.reduce((acc, c) => f32(g, g.add(acc, c)));
+  return f32(g, g.div(sum, cos.length));
 }
 
 export function modelStockExpand(g: Graph, base: Node, xs: readonly Node[]): Node {
   const n = xs.length;
   const c = meanPairwiseCosine(g, xs.map((x) => step.taskVector(g, x, base)));
-  const t = g.div(g.mul(c, n), g.add(g.mul(c, n - 1), 1));
+  const t = f32(g, g.div(f32(g, g.mul(c, n)), f32(g, g.add(f32(g, g.mul(c, n - 1)), 1))));
   const mean = g.div(step.sumOf(g, xs), n);
-  return g.add(g.mul(mean, t), g.mul(base, g.sub(1, t)));
+  return g.add(g.mul(mean, t), g.mul(base, f32(g, g.sub(1, t))));
 }
 
 export const modelStock: MethodDefinition = {

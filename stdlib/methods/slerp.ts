@@ -14,20 +14,27 @@ import * as step from "./steps.js";
 
 export const DOT_THRESHOLD = 0.9995;
 
+/**
+ * The per-tensor scalars are rounded to float32 after every step (`f`), exactly
+ * as the elementwise blocks round them, so `slerp(a, b, t)` equals its block
+ * composition (docs/methods.md) bit for bit; they are still computed once per
+ * tensor, not per element.
+ */
 export function slerpExpand(g: Graph, a: Node, b: Node, t: number): Node {
+  const f = (x: Node | number): Node => g.unary("fround", x);
   const unitNorm = (x: Node) => {
-    const n = step.norm(g, x);
+    const n = f(step.norm(g, x));
     return g.where(g.binary("gt", n, 1e-8), n, 1);
   };
-  const c = g.div(step.finiteDot(g, a, b), g.mul(unitNorm(a), unitNorm(b)));
+  const c = f(g.div(f(step.finiteDot(g, a, b)), f(g.mul(unitNorm(a), unitNorm(b)))));
   const nearlyParallel = g.binary("gt", g.abs(c), DOT_THRESHOLD);
-  const theta = g.unary("acos", c);
-  const sinTheta = g.unary("sin", theta);
-  const thetaT = g.mul(theta, t);
-  const s0 = g.div(g.unary("sin", g.sub(theta, thetaT)), sinTheta);
-  const s1 = g.div(g.unary("sin", thetaT), sinTheta);
-  const w0 = g.where(nearlyParallel, 1 - t, s0);
-  const w1 = g.where(nearlyParallel, t, s1);
+  const theta = f(g.unary("acos", c));
+  const sinTheta = f(g.unary("sin", theta));
+  const thetaT = f(g.mul(theta, t));
+  const s0 = f(g.div(f(g.unary("sin", f(g.sub(theta, thetaT)))), sinTheta));
+  const s1 = f(g.div(f(g.unary("sin", thetaT)), sinTheta));
+  const w0 = f(g.where(nearlyParallel, 1 - t, s0));
+  const w1 = f(g.where(nearlyParallel, t, s1));
   return g.add(g.mul(a, w0), g.mul(b, w1));
 }
 

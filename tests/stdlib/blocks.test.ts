@@ -4,7 +4,7 @@
  */
 import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { combine, type ModelValue, type Node } from "../../kernel/engine/index.js";
+import { combine, layers, type ModelValue, type Node } from "../../kernel/engine/index.js";
 import { lookup as registryLookup } from "../../stdlib/registry.js";
 import { defineMethod } from "../../stdlib/define.js";
 import { invoke } from "../../stdlib/methods/define.js";
@@ -30,6 +30,15 @@ describe("blocks on hand-computed cases", () => {
     expect(Array.from((await compute(run("where", { cond: x, a: y, b: -7 }))).w)).toEqual([1, 1, -7, 1, 1]);
     expect(() => run("clamp", { x, min: 3, max: 1 })).toThrow(/min 3 is above max 1/);
     expect(run("where", { cond: 1, a: 2, b: 3 })).toBe(2);
+  });
+
+  it("sin and acos: float32 of Math.sin/Math.acos per element, plain numbers give numbers", async () => {
+    const v = tiny({ w: [1, -1, 0, 0.5, 2] }, "v");
+    expect(Array.from((await compute(run("acos", { x: v }))).w)).toEqual([0, Math.fround(Math.PI), Math.fround(Math.PI / 2), Math.fround(Math.PI / 3), NaN]);
+    const s = (await compute(run("sin", { x: tiny({ w: [0, Math.PI / 6, -Math.PI / 2] }, "r") }))).w;
+    expect(Array.from(s)).toEqual([0, Math.fround(Math.sin(Math.fround(Math.PI / 6))), -1]);
+    expect(run("sin", { x: Math.PI / 2 })).toBe(1);
+    expect(run("acos", { x: -1 })).toBe(Math.PI);
   });
 
   it("magprune at k = ε (keep probability 0 at the lowest rank) drops there, never divides by 0 into the output", async () => {
@@ -133,17 +142,83 @@ describe("methods are compositions of blocks, bit for bit", () => {
     await same(run("della", { xs: f.expertModels, base: f.baseModel, k: 0.4, ε: 0.2, seed: 5, λ: 0.9 }), composed);
   });
 
-  it("model_stock = t·average + (1 − t)·base with t from the pairwise cosines (equal up to float32 rounding of t)", async () => {
+  /**
+   * slerp from blocks: ‖x‖ ≤ 1e-8 counts as 1, written where(clamp(‖x‖ − 1e-8, min=0), ‖x‖, 1)
+   * (nonzero exactly when ‖x‖ > 1e-8); likewise |c| > 0.9995.
+   */
+  function slerpComposed(a: ModelValue, b: ModelValue, t: number): { out: ModelValue; parallel: ModelValue } {
+    const unitNorm = (x: ModelValue) => {
+      const n = run("norm", { x });
+      return run("where", { cond: run("clamp", { x: combine("-", n, 1e-8) as ModelValue, min: 0 }), a: n, b: 1 });
+    };
+    const c = combine("/", run("dot", { a, b }), mul(unitNorm(a), unitNorm(b))) as ModelValue;
+    const parallel = run("clamp", { x: combine("-", run("abs", { x: c }), 0.9995) as ModelValue, min: 0 });
+    const theta = run("acos", { x: c });
+    const sinTheta = run("sin", { x: theta });
+    const thetaT = mul(theta, t);
+    const s0 = combine("/", run("sin", { x: combine("-", theta, thetaT) as ModelValue }), sinTheta) as ModelValue;
+    const s1 = combine("/", run("sin", { x: thetaT }), sinTheta) as ModelValue;
+    const w0 = run("where", { cond: parallel, a: 1 - t, b: s0 });
+    const w1 = run("where", { cond: parallel, a: t, b: s1 });
+    return { out: add(mul(a, w0), mul(b, w1)), parallel };
+  }
+
+  for (const dtype of ["F32", "F16", "BF16"] as const) {
+    it(`slerp = sin((1−t)θ)/sin θ·a + sin(tθ)/sin θ·b from norm, dot, where, clamp, abs, acos, sin (${dtype})`, async () => {
+      const g = makeFixture(dtype, 2, 31);
+      const near = makeFixture(dtype, 2, 32, 0.002); // experts nearly parallel: the lerp branch
+      try {
+        for (const fx of [g, near]) {
+          const [a, b] = fx.expertModels;
+          for (const t of [0, 0.3, 0.5, 0.85, 1]) {
+            const { out } = slerpComposed(a, b, t);
+            await same(run("slerp", { a, b, t }), out);
+          }
+        }
+        // both branches were taken: some tensor of `g` uses the angle, some tensor of `near` the lerp
+        const flags = async (fx: Fixture) => Object.values(await computeF32(slerpComposed(fx.expertModels[0], fx.expertModels[1], 0.5).parallel)).map((v) => v[0] !== 0);
+        expect((await flags(g)).some((p) => !p)).toBe(true);
+        expect((await flags(near)).some((p) => p)).toBe(true);
+        // a layers() schedule: each tensor equals the composition at its own t
+        const sched = layers([0.1, 0.6, 0.9]);
+        const [a, b] = g.expertModels;
+        const got = await computeF32(run("slerp", { a, b, t: sched }));
+        const byT = new Map<number, Record<string, Float32Array>>();
+        for (const name of Object.keys(got)) {
+          const t = sched.at(a.context(name));
+          if (!byT.has(t)) byT.set(t, await computeF32(slerpComposed(a, b, t).out));
+          expect(bits(got[name]), `${name} at t = ${t}`).toEqual(bits(byT.get(t)![name]));
+        }
+        expect(byT.size).toBeGreaterThan(1);
+      } finally {
+        for (const fx of [g, near]) fs.rmSync(fx.dir, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it("model_stock = t·average + (1 − t)·base with t = N·c/(1 + (N − 1)·c) from the pairwise cosines", async () => {
     const d = list(run("task_vectors", { xs: f.expertModels, base: f.baseModel }));
     const cos = (i: number, j: number) => run("cosine", { a: d[i], b: d[j] });
     const c = combine("/", add(add(cos(0, 1), cos(0, 2)), cos(1, 2)), 3) as ModelValue;
     const t = combine("/", mul(3, c), add(1, mul(2, c))) as ModelValue;
     const composed = add(mul(t, run("average", { xs: f.expertModels })), mul(combine("-", 1, t) as ModelValue, f.baseModel));
-    const [a, b] = [await computeF32(run("model_stock", { xs: f.expertModels, base: f.baseModel })), await computeF32(composed)];
-    for (const name of Object.keys(a)) {
-      for (let j = 0; j < a[name].length; j++) expect(Math.abs(a[name][j] - b[name][j]), `${name}[${j}]`).toBeLessThan(1e-5 * (1 + Math.abs(a[name][j])));
-    }
+    await same(run("model_stock", { xs: f.expertModels, base: f.baseModel }), composed);
   });
+
+  for (const dtype of ["F16", "BF16"] as const) {
+    it(`model_stock of two experts = its composition, bitwise (${dtype})`, async () => {
+      const fx = makeFixture(dtype, 2, 41);
+      try {
+        const [d0, d1] = list(run("task_vectors", { xs: fx.expertModels, base: fx.baseModel }));
+        const c = combine("/", run("cosine", { a: d0, b: d1 }), 1) as ModelValue;
+        const t = combine("/", mul(2, c), add(1, mul(1, c))) as ModelValue;
+        const composed = add(mul(t, run("average", { xs: fx.expertModels })), mul(combine("-", 1, t) as ModelValue, fx.baseModel));
+        await same(run("model_stock", { xs: fx.expertModels, base: fx.baseModel }), composed);
+      } finally {
+        fs.rmSync(fx.dir, { recursive: true, force: true });
+      }
+    });
+  }
 
   it("ties composition differs when a step is left out (the comparison can fail)", async () => {
     const tv = list(run("task_vectors", { xs: f.expertModels, base: f.baseModel }));

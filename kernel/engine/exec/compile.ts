@@ -103,9 +103,10 @@ export function generateSource(nodes: SerialNode[], pass: PassSpec, outputs: num
       case "abs": e = `Math.abs(${a})`; break;
       case "sign": e = `(${a} > 0 ? 1 : ${a} < 0 ? -1 : ${a} === 0 ? 0 : NaN)`; break;
       case "floor": e = `Math.floor(${a})`; break;
+      case "fround": e = a; break; // vector values are float32 already
       case "not": e = `(${a} === 0 ? 1 : 0)`; break;
       case "isfinite": e = `(${a} - ${a} === 0 ? 1 : 0)`; break;
-      case "sqrt": case "exp": case "log": e = `Math.fround(Math.${n.op}(${a}))`; break;
+      case "sqrt": case "exp": case "log": case "sin": case "acos": e = `Math.fround(Math.${n.op}(${a}))`; break;
       case "add": e = round(i, `${a} + ${b}`); break;
       case "sub": e = round(i, `${a} - ${b}`); break;
       case "mul": e = round(i, `${a} * ${b}`); break;

@@ -5,7 +5,7 @@ import { rng } from "./util.js";
 
 export const SHAPES: number[][] = [[], [1], [0, 3], [17], [64], [5, 7], [3, 4, 5], [2, 33, 9], [1000], [2, 1500], [4099]];
 const SPECIAL = [0, -0, Infinity, -Infinity, NaN, 1e-40, -1e-40, 65520, 1, -1];
-const UNARY: UnaryOp[] = ["neg", "abs", "sign", "sqrt", "exp", "log", "floor", "not", "isfinite"];
+const UNARY: UnaryOp[] = ["neg", "abs", "sign", "sqrt", "exp", "log", "floor", "not", "isfinite", "sin", "acos", "fround"];
 const BINARY: BinaryOp[] = ["add", "sub", "mul", "div", "min", "max", "pow", "gt", "ge", "lt", "le", "eq", "ne", "and", "or"];
 const REDUCE: ReduceOp[] = ["sum", "max", "min"];
 
