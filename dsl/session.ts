@@ -12,7 +12,7 @@ import { MergelabError } from "../kernel/errors.js";
 import { tf } from "../kernel/runtime.js";
 import { isModel, modelFromTensors, type ModelValue } from "../kernel/engine/model.js";
 import { explainPlan, type Plan } from "../kernel/engine/plan.js";
-import type { CallContext, MimeBundle, RunOptions, Value } from "../stdlib/spec.js";
+import type { CallContext, RunOptions, Value } from "../stdlib/spec.js";
 import { Dict } from "../stdlib/spec.js";
 import type { ScriptHooks } from "../stdlib/builtins.js";
 import { parse } from "./parse.js";

@@ -39,7 +39,7 @@ export class WireError extends Error {}
 export class Signer {
   constructor(
     private readonly key: string,
-    private readonly scheme = "hmac-sha256",
+    scheme = "hmac-sha256",
   ) {
     if (key && scheme !== "hmac-sha256") throw new WireError(`unsupported signature scheme '${scheme}'`);
   }

@@ -10,7 +10,6 @@
  * training settings loads instead of training; any change of settings gets a new hash.
  */
 import crypto from "node:crypto";
-import fs from "node:fs";
 import path from "node:path";
 import { tf } from "../../kernel/runtime.js";
 import { MergelabError } from "../../kernel/errors.js";

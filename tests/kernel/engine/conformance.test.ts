@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Graph, type BinaryOp, type Node, type UnaryOp, type ReduceOp } from "../../../kernel/engine/ir.js";
+import { Graph, evaluateNaive, type Node } from "../../../kernel/engine/ir.js";
 import { loadModel, mapTensors, type ModelValue } from "../../../kernel/engine/model.js";
 import { evaluateScalars, materializeArrays, saveModel } from "../../../kernel/engine/exec/index.js";
 import type { TensorContext } from "../../../kernel/engine/schedule.js";
@@ -11,8 +11,6 @@ import { openCheckpoint } from "../../../kernel/io/index.js";
 import { tempDir } from "../../helpers.js";
 import { randomGraph, tensorValues, SHAPES } from "./random-graph.js";
 import { firstMismatch, reference, referenceInputs, rng, roundTo, sameScalar, writeCheckpoint, type TestTensor } from "./util.js";
-import { evaluateNaive } from "../../../kernel/engine/ir.js";
-import { hashString } from "../../../kernel/engine/ir.js";
 
 let dir: string;
 let model: ModelValue;
