@@ -10,7 +10,7 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const fixtures = path.resolve(root, "../shared/fixtures");
+const fixtures = path.join(root, "tests/fixtures");
 
 /**
  * The code users run is dist/ (tsc output); under tsx every arrow function of

@@ -4,8 +4,8 @@ import fs from "node:fs";
 import os from "node:os";
 
 export const repoRoot = fileURLToPath(new URL("..", import.meta.url));
-/** Checkpoints written by an independent safetensors writer (read-only). */
-export const fixtures = path.resolve(repoRoot, "../shared/fixtures");
+/** Checkpoints written by an independent safetensors writer (Python + numpy), committed as data: treat as read-only. */
+export const fixtures = path.join(repoRoot, "tests/fixtures");
 export const expected = JSON.parse(fs.readFileSync(path.join(fixtures, "expected.json"), "utf8"));
 
 /** A fresh temporary directory, removed by the caller's afterEach/afterAll if wanted. */
