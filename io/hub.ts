@@ -25,7 +25,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createHash } from "node:crypto";
-import { downloadFile, listFiles, modelInfo, getRepoFolderName, HubApiError, type ListFileEntry } from "@huggingface/hub";
+import { downloadFile, listFiles, modelInfo, getRepoFolderName, HubApiError, parseSafetensorsMetadata, type ListFileEntry } from "@huggingface/hub";
 import { MergelabError } from "../core/errors.js";
 
 export const HUB_URL_DEFAULT = "https://huggingface.co";
@@ -410,4 +410,60 @@ function hubError(id: string, e: unknown, hubUrl: string, cacheDir: string, ref:
     `${id}: not in the Hugging Face cache (${cacheDir}) and the Hub (${hubUrl}) cannot be reached (${why}). ` +
       `Fetch it where there is network, e.g. \`${fetchAdvice(ref)}\`, then copy the cache or set HF_HUB_CACHE`,
   );
+}
+
+export interface RemoteTensor {
+  name: string;
+  dtype: string;
+  shape: number[];
+}
+
+export interface RemoteHeaders {
+  ref: HubRef;
+  /** Every tensor of every shard, from the safetensors headers. */
+  tensors: RemoteTensor[];
+  /** The repository's config.json, when it has one. */
+  config?: Record<string, unknown>;
+}
+
+/**
+ * A model's tensor names, dtypes and shapes without downloading it: ranged reads
+ * of each shard's header (and the index) through @huggingface/hub's
+ * parseSafetensorsMetadata, plus config.json. What `check` uses for an id that is
+ * not cached; the cache wins when it has the model.
+ */
+export async function fetchHubHeaders(refText: string | HubRef, opts: ResolveOptions = {}): Promise<RemoteHeaders> {
+  const ref = typeof refText === "string" ? parseHubId(refText) : refText;
+  if (!ref) throw new MergelabError(`${String(refText)}: not a Hugging Face model id (expected org/name or org/name@revision)`);
+  const env = opts.env ?? process.env;
+  const cacheDir = opts.cacheDir ?? hubCacheDir(env);
+  const id = formatHubRef(ref);
+  if (opts.offline ?? isOfflineEnv(env)) {
+    throw new MergelabError(`${id}: not in the Hugging Face cache (${cacheDir}) and downloads are off (offline). Fetch it first, e.g. \`${fetchAdvice(ref)}\``);
+  }
+  const hubUrl = (opts.hubUrl ?? hubEndpoint(env)).replace(/\/+$/, "");
+  const accessToken = opts.token ?? hubToken(env);
+  const common = { hubUrl, revision: ref.revision, ...(accessToken ? { accessToken } : {}), ...(opts.fetch ? { fetch: opts.fetch } : {}) };
+  const repo = { type: "model" as const, name: ref.repo };
+  try {
+    const parsed = await parseSafetensorsMetadata({ repo, ...common });
+    const headers = parsed.sharded ? Object.values(parsed.headers) : [parsed.header];
+    const tensors: RemoteTensor[] = [];
+    for (const h of headers) {
+      for (const [name, t] of Object.entries(h)) {
+        if (name === "__metadata__") continue;
+        const info = t as { dtype: string; shape: number[] };
+        tensors.push({ name, dtype: info.dtype, shape: [...info.shape] });
+      }
+    }
+    let config: Record<string, unknown> | undefined;
+    const blob = await downloadFile({ repo, path: "config.json", ...common });
+    if (blob) config = JSON.parse(await blob.text()) as Record<string, unknown>;
+    return { ref, tensors, config };
+  } catch (e) {
+    if (e instanceof Error && /does not seem to contain safetensors/.test(e.message)) {
+      throw new MergelabError(`${id}: no model.safetensors or model.safetensors.index.json in this repository at ${ref.revision}`);
+    }
+    throw hubError(id, e, hubUrl, cacheDir, ref, !!accessToken);
+  }
 }

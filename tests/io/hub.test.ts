@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scanCacheDir } from "@huggingface/hub";
 import { openCheckpoint } from "../../io/index.js";
 import {
-  hubCacheDir, isHubReference, isOfflineEnv, isWantedFile, parseHubId, resolveCached, resolveHubModel, hubToken, type DownloadProgress,
+  fetchHubHeaders, hubCacheDir, isHubReference, isOfflineEnv, isWantedFile, parseHubId, resolveCached, resolveHubModel, hubToken, type DownloadProgress,
 } from "../../io/hub.js";
 import { MergelabError } from "../../core/errors.js";
 import { fixtures, tempDir } from "../helpers.js";
@@ -160,7 +160,7 @@ interface RepoFiles {
 
 interface FakeHub {
   url: string;
-  requests: Array<{ url: string; range?: string; auth?: string }>;
+  requests: Array<{ method: string; url: string; range?: string; auth?: string }>;
   /** Cut the next download of this file after this many body bytes. */
   cut: Map<string, number>;
   close(): Promise<void>;
@@ -177,7 +177,7 @@ async function fakeHub(repos: Record<string, RepoFiles>): Promise<FakeHub> {
   };
   const server = http.createServer((req, res) => {
     const u = new URL(req.url!, "http://x");
-    requests.push({ url: decodeURIComponent(u.pathname), range: req.headers.range, auth: req.headers.authorization });
+    requests.push({ method: req.method!, url: decodeURIComponent(u.pathname), range: req.headers.range, auth: req.headers.authorization });
     let m = /^\/api\/models\/([^/]+\/[^/]+)\/(revision|tree)\/([^/?]+)$/.exec(u.pathname);
     const repoOf = (name: string) => {
       const r = repos[name];
@@ -196,7 +196,8 @@ async function fakeHub(repos: Record<string, RepoFiles>): Promise<FakeHub> {
         ...(isLfs(p) ? { lfs: { oid: sha256(b), size: b.length, pointerSize: 135 } } : {}),
       })));
     }
-    m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(u.pathname);
+    // /resolve/ serves the file; /raw/ (the git view; fileExists sends HEAD there) is answered the same way here
+    m = /^\/([^/]+\/[^/]+)\/(?:resolve|raw)\/([^/]+)\/(.+)$/.exec(u.pathname);
     if (m) {
       const r = repoOf(m[1]);
       if (r === "denied") return json(res, 401, { error: "Access to model is restricted." });
@@ -366,5 +367,24 @@ describe("downloads from a local server in the Hub's URL layout", () => {
     const err = await resolveHubModel("org/x", { cacheDir: cache, hubUrl: `http://127.0.0.1:${port}`, env: {} }).catch((e) => e);
     expect(err).toBeInstanceOf(MergelabError);
     expect(err.message).toMatch(/org\/x: not in the Hugging Face cache .* cannot be reached .*huggingface-cli download org\/x/);
+  });
+
+  it("check's view of an uncached model: tensor headers by ranged reads and config.json, no weights downloaded", async () => {
+    const mark = hub.requests.length;
+    const h = await fetchHubHeaders("org/sharded", { hubUrl: hub.url, env: {}, cacheDir: tempDir() });
+    const ref = openCheckpoint(path.join(fixtures, "tiny-llama-bf16-sharded"));
+    expect(h.tensors.map((t) => [t.name, t.dtype, t.shape]).sort()).toEqual(ref.tensors.map((t) => [t.name, t.dtype, [...t.shape]]).sort());
+    expect(h.config).toEqual(JSON.parse(sharded["config.json"].toString()));
+    // every read of a shard was a byte range within its header
+    const shardReads = hub.requests.slice(mark).filter((q) => q.url.includes("/resolve/") && q.url.endsWith("-of-00003.safetensors") && q.range);
+    expect(shardReads.length).toBeGreaterThan(0);
+    for (const q of shardReads) {
+      const [, from, to] = /bytes=(\d+)-(\d+)/.exec(q.range!)!.map(Number);
+      const file = sharded[path.basename(q.url)];
+      expect(to).toBeLessThan(8 + Number(file.readBigUInt64LE(0)));
+      expect(from).toBeGreaterThanOrEqual(0);
+    }
+    // no GET of a whole weights file (HEADs only ask whether model.safetensors exists)
+    expect(hub.requests.slice(mark).filter((q) => q.url.endsWith(".safetensors") && !q.range).map((q) => q.method)).toEqual(["HEAD"]);
   });
 });
