@@ -18,7 +18,10 @@ export class TextTokenizer {
 
   /** Token ids of `text`; special tokens (BOS…) only with `special` (the post-processor's template). */
   encode(text: string, special = false): number[] {
-    return this.tok.encode(text, { add_special_tokens: special }).ids;
+    const { ids, tokens } = this.tok.encode(text, { add_special_tokens: special });
+    const bad = ids.findIndex((id: number | undefined) => id === undefined);
+    if (bad >= 0) throw new MergelabError(`${this.file}: token ${JSON.stringify(tokens[bad])} has no id and the tokenizer no unk_token`, { file: this.file });
+    return ids;
   }
 
   decode(ids: readonly number[], skipSpecial = false): string {
@@ -45,8 +48,12 @@ export function loadTokenizer(dir: string): TextTokenizer | undefined {
   if (!fs.existsSync(file)) return undefined;
   const cfgFile = path.join(dir, "tokenizer_config.json");
   const cfg = fs.existsSync(cfgFile) ? readJson(cfgFile) : {};
+  const json = readJson(file);
+  // tokenizers.js runs WordLevel models through its vocabulary-lookup model, which takes unk_token from the config
+  const model = json.model as { unk_token?: string } | undefined;
+  if (model?.unk_token !== undefined) cfg.unk_token ??= model.unk_token;
   try {
-    return new TextTokenizer(new Tokenizer(readJson(file), cfg), file);
+    return new TextTokenizer(new Tokenizer(json, cfg), file);
   } catch (e) {
     if (e instanceof MergelabError) throw e;
     throw new MergelabError(`${file}: cannot build a tokenizer: ${(e as Error).message}`, { file });

@@ -5,7 +5,6 @@
  * heads, Llama-3 and linear rope scaling, Mistral's sliding window, GPT-2's
  * Conv1D layout with and without the `transformer.` prefix.
  */
-import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -15,34 +14,21 @@ import { parseConfig } from "../../../stdlib/lm/config.js";
 import { forwardLogits, LanguageModel } from "../../../stdlib/lm/model.js";
 import { memoryWeights } from "../../../stdlib/lm/weights.js";
 import { MergelabError } from "../../../core/errors.js";
-import { repoRoot, rng, tempDir } from "../../helpers.js";
+import { randomIds, reference } from "./harness.js";
 
-const PYTHON = "/usr/bin/python3";
-const SCRIPT = path.join(repoRoot, "tests/stdlib/lm/torch_lm.py");
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
-/** Random ids [B][T] from the tests' seeded generator. */
-function randomIds(seed: number, B: number, T: number, V: number): number[][] {
-  const r = rng(seed);
-  return Array.from({ length: B }, () => Array.from({ length: T }, () => Math.floor(r() * V)));
-}
-
 /** Build the checkpoint and reference logits in Python; return mergelab's logits and torch's. */
 async function compare(config: Record<string, unknown>, opts: { prefix: string; seed: number; B?: number; T?: number }) {
-  const dir = tempDir("mergelab-lm-");
-  dirs.push(dir);
   const ids = randomIds(opts.seed, opts.B ?? 3, opts.T ?? 12, config.vocab_size as number);
-  fs.writeFileSync(path.join(dir, "spec.json"), JSON.stringify({ config, seed: opts.seed, ids, prefix: opts.prefix }));
-  const r = spawnSync(PYTHON, [SCRIPT, path.join(dir, "spec.json"), path.join(dir, "ckpt")], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`torch_lm.py failed: ${r.stderr}`);
-  const ckpt = path.join(dir, "ckpt");
+  const { ckpt, logits, dir } = reference(config, { ...opts, ids });
+  dirs.push(dir);
   const tensors = await materialize(loadModel(ckpt));
   try {
     const lm = new LanguageModel(parseConfig(JSON.parse(fs.readFileSync(path.join(ckpt, "config.json"), "utf8"))), memoryWeights(tensors), undefined, ckpt);
     const ours = await forwardLogits(lm, ids);
-    const buf = fs.readFileSync(path.join(ckpt, "logits.f32"));
-    const ref = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+    const ref = new Float32Array(logits.flatMap((z) => [...z]));
     return { ours, ref, lm };
   } finally {
     tf.dispose(Object.values(tensors));

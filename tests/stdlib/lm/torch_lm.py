@@ -12,8 +12,10 @@ GPT-2, written from the transformers eager modules' equations:
   GPT-2: Conv1D (x @ W + b with W [in, out]), learned positions, LayerNorm, GELU tanh.
 
 Usage: torch_lm.py SPEC.json OUTDIR   (Debian's /usr/bin/python3 with python3-torch)
-SPEC: {"config": {...config.json...}, "seed": int, "ids": [[...]], "prefix": "model." | "transformer." | ""}
-Output: OUTDIR/config.json, OUTDIR/model.safetensors, OUTDIR/logits.f32 (B*T*V float32, little-endian).
+SPEC: {"config": {...config.json...}, "seed": int, "ids": [[...], ...], "prefix": "model." | "transformer." | "",
+       "tokenizer": {...tokenizer.json...} (optional, copied)}
+Output: OUTDIR/config.json, OUTDIR/model.safetensors, OUTDIR/logits.f32 (each sequence's T*V logits in
+order, float32 little-endian), OUTDIR/tokenizer.json when given.
 """
 import json
 import math
@@ -180,14 +182,18 @@ def main():
     os.makedirs(out, exist_ok=True)
     cfg, prefix = spec["config"], spec.get("prefix", "")
     g = torch.Generator().manual_seed(spec.get("seed", 0))
-    ids = torch.tensor(spec["ids"], dtype=torch.int64)
     gpt2 = cfg["model_type"] == "gpt2"
     w = (gpt2_weights if gpt2 else llama_weights)(cfg, g, prefix)
     with torch.no_grad():
-        logits = (gpt2_forward if gpt2 else llama_forward)(cfg, w, ids, prefix)
+        # one sequence at a time: sequences may differ in length
+        logits = [(gpt2_forward if gpt2 else llama_forward)(cfg, w, torch.tensor([ids], dtype=torch.int64), prefix) for ids in spec["ids"]]
     write_safetensors(os.path.join(out, "model.safetensors"), w)
     json.dump(cfg, open(os.path.join(out, "config.json"), "w"), indent=1)
-    open(os.path.join(out, "logits.f32"), "wb").write(logits.to(torch.float32).contiguous().numpy().tobytes())
+    if "tokenizer" in spec:
+        json.dump(spec["tokenizer"], open(os.path.join(out, "tokenizer.json"), "w"))
+    with open(os.path.join(out, "logits.f32"), "wb") as f:
+        for z in logits:
+            f.write(z.to(torch.float32).contiguous().numpy().tobytes())
 
 
 if __name__ == "__main__":
