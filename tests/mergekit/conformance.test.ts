@@ -28,7 +28,7 @@ const dataDir = path.join(here, "reference/data");
 const expected = JSON.parse(fs.readFileSync(path.join(dataDir, "expected.json"), "utf8")) as {
   mergekit_commit: string;
   inputs_sha256: string;
-  configs: Record<string, { error?: string; method?: string; config?: Record<string, unknown>; tied_copies?: string[]; f32_variant?: boolean }>;
+  configs: Record<string, { error?: string; method?: string; config?: Record<string, unknown>; tied_copies?: string[]; rules_variant?: boolean }>;
 };
 
 type Verdict = "match" | "documented difference" | "refused (as mergekit)" | "refused" | "differs";
@@ -225,10 +225,10 @@ function compare(name: string, outDir: string, run: { code: number | null; stder
     .filter(([k, v]) => v !== null && cfg[k] !== v)
     .map(([k, v]) => `config.json ${k}: ${JSON.stringify(cfg[k])} (mergekit ${JSON.stringify(v)})`);
   if (d.problems.length === 0 && cfgProblems.length === 0) return row("match", "", d);
-  if (exp.f32_variant && cfgProblems.length === 0) {
-    // the same merge by mergekit's code computed in float32 and rounded once: mergelab's documented rule
-    const d32 = diff(got, readSafetensors(path.join(dataDir, `${name}.f32.safetensors`)), tied);
-    if (d32.problems.length === 0) return row("documented difference", "computes in float32, rounds once (mergekit: in the config's dtype); = mergekit's code in float32", d32);
+  if (exp.rules_variant && cfgProblems.length === 0) {
+    // mergekit's code under mergelab's documented rules: float32 compute rounded once, magnitude ties by index
+    const dr = diff(got, readSafetensors(path.join(dataDir, `${name}.rules.safetensors`)), tied);
+    if (dr.problems.length === 0) return row("documented difference", "= mergekit's code computing in float32 (rounded once) with magnitude ties broken by index", dr);
   }
   return row("differs", [...d.problems, ...cfgProblems].slice(0, 3).join("; "), d);
 }

@@ -26,7 +26,8 @@ task graph executor (graph.py: networkx, tqdm) by a recursive evaluator; tensor 
 safetensors reader; tokenizer tasks (never built: the suite's configs use the base tokenizer).
 
 For each config it writes DATA_DIR/<name>.safetensors (the merged tensors exactly as mergekit's
-ReturnTensor yields them, in its output dtype) and a record in DATA_DIR/expected.json: mergekit's
+ReturnTensor yields them, in its output dtype), DATA_DIR/<name>.rules.safetensors where mergelab's documented
+rules (float32 compute, magnitude ties broken by index) change the result, and a record in DATA_DIR/expected.json: mergekit's
 commit, method, per-tensor dtype, output config.json fields, tensors that are copies of a tied
 weight, or mergekit's own error if it refuses the config. Deterministic: torch.manual_seed(0)
 before each config (DARE/DELLA draws are torch's; mergelab's generator differs on purpose).
@@ -485,12 +486,31 @@ def evaluate(task, memo):
     return value
 
 
-def run_config(mk, archs, cfg_path, compute_f32=False):
-    """Run one config with mergekit's planner and merge methods. compute_f32: the same merge computed in
-    float32 (inputs upcast exactly, the result cast to the config's output dtype once, at the end), the
-    rule mergelab documents, to check that a difference is only that rule."""
+class StableSorts:
+    """torch, with argsort/sort stable: ties in magnitude broken by index (lowest first when descending)."""
+
+    def __getattr__(self, name):
+        return getattr(torch, name)
+
+    @staticmethod
+    def argsort(x, dim=-1, descending=False):
+        return torch.sort(x, dim=dim, descending=descending, stable=True).indices
+
+    @staticmethod
+    def sort(x, dim=-1, descending=False):
+        return torch.sort(x, dim=dim, descending=descending, stable=True)
+
+
+def run_config(mk, archs, cfg_path, rules=False):
+    """Run one config with mergekit's planner and merge methods. rules: the same merge under the rules
+    mergelab documents — computed in float32 (inputs upcast exactly, the result cast to the config's output
+    dtype once, at the end) and magnitude ties broken by index (torch's argsort leaves their order
+    unspecified) — to check that a difference is only those rules."""
     with open(cfg_path) as f:
         doc = yaml.safe_load(f)
+    sparsify = sys.modules["mergekit.sparsify"]
+    sparsify.torch = StableSorts() if rules else torch
+    compute_f32 = rules
     if compute_f32:
         out = doc.get("out_dtype") or doc.get("dtype")
         doc = dict(doc, dtype="float32", out_dtype=out)
@@ -526,16 +546,6 @@ def mergekit_commit():
         return subprocess.run(["git", "-C", MK_SRC, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
     except Exception:
         return os.environ.get("MERGEKIT_COMMIT", "unknown")
-
-
-def input_dtypes(doc):
-    refs = [doc.get("base_model")] + [m["model"] for m in doc.get("models") or []]
-    refs += [x["model"] for s in doc.get("slices") or [] for x in s["sources"]]
-    out = set()
-    for r in filter(None, refs):
-        with open(os.path.join(r, "config.json")) as f:
-            out.add(json.load(f).get("torch_dtype"))
-    return out
 
 
 def inputs_digest(models_dir):
@@ -585,10 +595,10 @@ def main(argv):
             print(f"{name}: {method}: {len(tensors)} tensors {rec['dtypes']}")
             with open(c) as f:
                 doc = yaml.safe_load(f)
-            if doc.get("dtype") not in (None, "float32") or len(input_dtypes(doc)) > 1:
-                _m, t32, _t, _c = run_config(mk, archs, c, compute_f32=True)
-                write_safetensors(os.path.join(out_dir, name + ".f32.safetensors"), t32)
-                rec["f32_variant"] = True
+            _m, t_rules, _t, _c = run_config(mk, archs, c, rules=True)
+            if any(not torch.equal(t_rules[k], tensors[k]) for k in tensors):
+                write_safetensors(os.path.join(out_dir, name + ".rules.safetensors"), t_rules)
+                rec["rules_variant"] = True
         expected["configs"][name] = rec
     expected["configs"] = dict(sorted(expected["configs"].items()))
     with open(exp_path, "w") as f:

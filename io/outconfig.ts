@@ -1,0 +1,52 @@
+/**
+ * The output's `config.json`: the source model's, with the facts a merge can change
+ * set to what was written — the layer count after a stack of slices (transformers
+ * builds `num_hidden_layers` / `n_layer` layers and silently ignores any others) and
+ * `torch_dtype` (and `dtype`, its newer spelling, when present) to the dtype of the
+ * weights written. Everything else is the source's, byte-for-byte in meaning.
+ * mergekit does the same in merge.py `_model_out_config`.
+ */
+import { configField, type HfConfig } from "./hfconfig.js";
+
+/** safetensors dtype → transformers' torch_dtype name. */
+const TORCH_DTYPE: Record<string, string> = { F32: "float32", F16: "float16", BF16: "bfloat16", F64: "float64" };
+
+export interface OutputFacts {
+  /** Layers of the written model (from its tensor names); undefined or 0: leave the count alone. */
+  numLayers?: number;
+  /** The float dtype every floating-point weight was written in; undefined when mixed or none. */
+  dtype?: string;
+}
+
+/**
+ * A copy of `cfg` with its layer count (under whichever key it uses: num_hidden_layers, n_layer,
+ * num_layers, or text_config's) and torch_dtype set from `facts`. Keys the source lacks are not added,
+ * except torch_dtype.
+ */
+export function outputHfConfig(cfg: HfConfig, facts: OutputFacts): HfConfig {
+  const out = JSON.parse(JSON.stringify(cfg)) as HfConfig;
+  if (facts.numLayers !== undefined && facts.numLayers > 0) {
+    const found = configField(out, "num_hidden_layers");
+    if (found && typeof found.value === "number") {
+      const [head, key] = found.key.startsWith("text_config.") ? [out.text_config as HfConfig, found.key.slice("text_config.".length)] : [out, found.key];
+      head[key] = facts.numLayers;
+    }
+  }
+  const torchDtype = facts.dtype === undefined ? undefined : TORCH_DTYPE[facts.dtype];
+  if (torchDtype) {
+    out.torch_dtype = torchDtype;
+    if ("dtype" in out && typeof out.dtype === "string") out.dtype = torchDtype;
+  }
+  return out;
+}
+
+/** The one float dtype of a set of written tensors (non-float ones ignored), else undefined. */
+export function writtenFloatDtype(dtypes: Iterable<string>): string | undefined {
+  const floats = new Set([...dtypes].filter((d) => d in TORCH_DTYPE));
+  return floats.size === 1 ? [...floats][0] : undefined;
+}
+
+/** config.json text as transformers writes it (2-space indent, sorted keys are not required). */
+export function configText(cfg: HfConfig): string {
+  return JSON.stringify(cfg, null, 2) + "\n";
+}
