@@ -58,7 +58,7 @@ function checkpoint(dir: string, cfg: object, seed: number): string {
 }
 
 function throughput(dir: string): void {
-  const [B, T, reps] = [8, 128, 3];
+  const [B, T, reps] = [8, 128, 2];
   const cfg = llama(4);
   console.log(`forward pass: llama-architecture, 4 layers, hidden 512, GQA 8/4, MLP 1408, vocab 8192; batch ${B} × ${T} tokens, every position scored; best of ${reps}`);
   const spec = path.join(dir, "spec-fwd.json");

@@ -109,6 +109,12 @@ export interface ScoreOptions {
   batchSize?: number;
   /** Rows of logits computed at once (bounds the [rows, vocab] buffer; default 256). */
   headRows?: number;
+  /**
+   * Input tokens whose activations one streamed pass holds (default 65536: with
+   * hidden size 4096, 1 GiB of float32). More tokens take further passes, each
+   * streaming the weights again.
+   */
+  passTokens?: number;
 }
 
 interface Batch {
@@ -143,9 +149,11 @@ function stageGroup(names: Record<string, string | undefined>): string[] {
 }
 
 /**
- * Score requests with one layer-streamed pass: embed every batch, then for each
+ * Score requests with layer-streamed passes: embed every batch, then for each
  * layer fetch its weights once and apply them to every batch, then the norm and
- * head. Deterministic: the same requests and batch size give bit-identical scores.
+ * head. Batches whose activations would exceed `passTokens` go to further
+ * passes (the weights are streamed again). Deterministic: the same requests
+ * and batch size give bit-identical scores.
  */
 export async function scoreSequences(lm: LanguageModel, reqs: readonly ScoreRequest[], opts: ScoreOptions = {}): Promise<Score[]> {
   await initRuntime();
@@ -154,11 +162,30 @@ export async function scoreSequences(lm: LanguageModel, reqs: readonly ScoreRequ
     for (const t of r.tokens) if (!Number.isInteger(t) || t < 0 || t >= lm.config.vocabSize) throw new MergelabError(`request ${i}: token id ${t} is outside the vocabulary (0..${lm.config.vocabSize - 1})`);
   }
   const batches = makeBatches(reqs, Math.max(1, Math.floor(opts.batchSize ?? 8)));
+  const scores: Score[] = new Array(reqs.length);
+  const limit = opts.passTokens ?? 1 << 16;
+  let pass: Batch[] = [];
+  let tokens = 0;
+  for (const b of batches) {
+    const n = b.members.length * b.T;
+    if (pass.length > 0 && tokens + n > limit) {
+      await scorePass(lm, pass, reqs, scores, opts);
+      pass = [];
+      tokens = 0;
+    }
+    pass.push(b);
+    tokens += n;
+  }
+  if (pass.length > 0) await scorePass(lm, pass, reqs, scores, opts);
+  return scores;
+}
+
+/** One streamed pass over the weights for `batches`. */
+async function scorePass(lm: LanguageModel, batches: Batch[], reqs: readonly ScoreRequest[], scores: Score[], opts: ScoreOptions): Promise<void> {
   const first = lm.globalNames("first");
   const last = lm.globalNames("last");
   const groups = [stageGroup(first), ...lm.layerNames, stageGroup(last)];
   let hidden: tf.Tensor[] = [];
-  const scores: Score[] = new Array(reqs.length);
   let stage = 0;
   try {
     for await (const w of lm.weights.stream(groups)) {
@@ -187,7 +214,6 @@ export async function scoreSequences(lm: LanguageModel, reqs: readonly ScoreRequ
   } finally {
     hidden.forEach((x) => x.dispose());
   }
-  return scores;
 }
 
 /** Log-probabilities and greedy flags of the scored positions of one batch. */

@@ -102,10 +102,13 @@ describe("metrics against PyTorch log-probabilities", () => {
     expect(res.accNorm).toBe(accNorm / items.length);
   });
 
-  it("scores do not depend on the batch size beyond float32 rounding", async () => {
+  it("scores do not depend on the batch size beyond float32 rounding, nor on the passes over the weights", async () => {
     const a = await scoreSequences(lm, seqs, { batchSize: 1 });
     const b = await scoreSequences(lm, seqs, { batchSize: 5 });
     a.forEach((x, i) => expect(Math.abs(x.logprob - b[i].logprob)).toBeLessThan(1e-4));
+    // several streamed passes over the weights (a small activation budget) change nothing
+    const c = await scoreSequences(lm, seqs, { batchSize: 5, passTokens: 10 });
+    expect(c.map((x) => x.logprob)).toEqual(b.map((x) => x.logprob));
   });
 
   it("generate: greedy tokens with a KV cache are the argmax of PyTorch's logits at every step", async () => {
