@@ -37,23 +37,20 @@ const llama = (layers: number) => ({
   tie_word_embeddings: false,
 });
 
-function build(): void {
-  const r = spawnSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"], { cwd: root, encoding: "utf8" });
-  if (!fs.existsSync(path.join(root, "dist", "stdlib", "lm", "index.js"))) throw new Error(`build failed:\n${r.stdout}`);
+function run(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { cwd: root, encoding: "utf8", maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`${path.basename(args.find((x) => /\.(py|ts)$/.test(x)) ?? cmd)} failed:\n${r.stderr}`);
+  return r.stdout;
 }
 
-function json<T>(cmd: string, args: string[]): T {
-  const r = spawnSync(cmd, args, { cwd: root, encoding: "utf8", maxBuffer: 1 << 24 });
-  if (r.status !== 0) throw new Error(`${path.basename(args[0])} failed:\n${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split("\n").pop()!);
-}
+const json = <T>(cmd: string, args: string[]): T => JSON.parse(run(cmd, args).trim().split("\n").pop()!);
 
 /** A random checkpoint written by the torch reference's code (float32). */
 function checkpoint(dir: string, cfg: object, seed: number): string {
   const spec = path.join(dir, `spec-${seed}.json`);
   fs.writeFileSync(spec, JSON.stringify({ config: cfg, seed, ids: [[1, 2]], prefix: "model." }));
   const out = path.join(dir, `ckpt-${(cfg as { num_hidden_layers: number }).num_hidden_layers}-${seed}`);
-  json(PYTHON, [path.join(root, "tests/stdlib/lm/torch_lm.py"), spec, out]);
+  run(PYTHON, [path.join(root, "tests/stdlib/lm/torch_lm.py"), spec, out]);
   return out;
 }
 
@@ -69,7 +66,7 @@ function throughput(dir: string): void {
     torch = "skipped (MERGELAB_BENCH_TORCH=0)";
     ckpt = checkpoint(dir, cfg, 1);
   } else torch = json(PYTHON, [path.join(here, "reference", "lm_ref.py"), spec, ckpt, String(B), String(T), String(reps), String(os.availableParallelism())]);
-  const ours = json<{ tokensPerS: number; backend: string }>(process.execPath, [path.join(here, "lm-child.mjs"), "forward", ckpt, String(B), String(T), String(reps)]);
+  const ours = json<{ tokensPerS: number; backend: string }>(process.execPath, ["--import", "tsx", path.join(here, "lm-child.ts"), "forward", ckpt, String(B), String(T), String(reps)]);
   const k = (x: number) => `${(x / 1000).toFixed(2)} k tokens/s`;
   console.log(`  mergelab (${ours.backend})   ${k(ours.tokensPerS)}`);
   if (typeof torch === "string") console.log(`  torch reference          ${torch}`);
@@ -88,7 +85,7 @@ function memory(dir: string): void {
     const a = checkpoint(dir, cfg, 10);
     const b = checkpoint(dir, cfg, 11);
     const modelMB = (fs.statSync(path.join(a, "model.safetensors")).size / 2 ** 20).toFixed(0);
-    const run = (mode: string) => json<{ maxRssMB: number; logprob: number }>(process.execPath, [path.join(here, "lm-child.mjs"), "rss", mode, a, b, String(n), String(t)]);
+    const run = (mode: string) => json<{ maxRssMB: number; logprob: number }>(process.execPath, ["--import", "tsx", path.join(here, "lm-child.ts"), "rss", mode, a, b, String(n), String(t)]);
     const s = run("streamed");
     const m = run("materialized");
     console.log(`  ${String(layers).padStart(6)}   ${modelMB.padStart(8)}   ${s.maxRssMB.toFixed(0).padStart(15)}   ${m.maxRssMB.toFixed(0).padStart(19)}   ${s.logprob === m.logprob ? "bit-identical" : `differs: ${s.logprob} vs ${m.logprob}`}`);
@@ -98,7 +95,6 @@ function memory(dir: string): void {
 }
 
 export default async function main(): Promise<void> {
-  build();
   const dir = fs.mkdtempSync(path.join(process.env.MERGELAB_BENCH_DIR ?? os.tmpdir(), "mergelab-bench-lm-"));
   try {
     throughput(dir);
