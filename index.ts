@@ -3,14 +3,15 @@
  * Names that would clash between modules stay inside their namespace
  * (`engine`, `io`, `evaluation`); the flat names below are the everyday ones.
  */
-export const VERSION = "0.1.0";
-export { MergelabError, type SourceLocation } from "./kernel/errors.js";
-export { tf, initRuntime, backendName } from "./kernel/runtime.js";
+export { VERSION } from "./core/version.js";
+export { MergelabError, type SourceLocation } from "./core/errors.js";
+export { tf, initRuntime, backendName } from "./core/runtime.js";
+export * from "./core/values.js";
 export * from "./stdlib/spec.js";
 export { plot, Figure, type PlotSpec, type PlotOptions, type PlotKind, type PlotData } from "./stdlib/plot.js";
-export { displayValue as display } from "./kernel/notebook/display.js";
-export { ProgressBar } from "./kernel/notebook/progress.js";
-export { tableToMimeBundle } from "./kernel/notebook/mime.js";
+export { displayValue as display } from "./core/display.js";
+export { ProgressBar } from "./core/progress.js";
+export { tableToMimeBundle } from "./core/present.js";
 /** The scale study (stdlib/eval): datasets, tasks, the model zoo, evaluation, findings. */
 export * as evaluation from "./stdlib/eval/index.js";
 
@@ -68,9 +69,9 @@ export {
   type SaveSummary,
   type ExecOptions,
   type Progress,
-} from "./kernel/engine/index.js";
+} from "./engine/index.js";
 /** Everything the engine exports (IR helpers, plan internals, naive evaluator…). */
-export * as engine from "./kernel/engine/index.js";
+export * as engine from "./engine/index.js";
 
 /** New merge methods from TypeScript, usable in the language like the built-ins. */
 export { defineMethod, type MethodDefinition, type Inputs, type Params, type CallInfo } from "./stdlib/define.js";
@@ -92,6 +93,6 @@ export {
   type CompatibilityReport,
   type OutputTensor,
   type WriterOptions,
-} from "./kernel/io/index.js";
-/** Everything kernel/io exports (dtype codecs, layout, SIMD kernels…). */
-export * as io from "./kernel/io/index.js";
+} from "./io/index.js";
+/** Everything io exports (dtype codecs, layout, SIMD kernels…). */
+export * as io from "./io/index.js";

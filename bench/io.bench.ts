@@ -19,7 +19,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { allocF32, CheckpointWriter, openCheckpoint, SIMD_CHUNK, type OutputTensor } from "../kernel/io/index.js";
+import { allocF32, CheckpointWriter, openCheckpoint, SIMD_CHUNK, type OutputTensor } from "../io/index.js";
 
 const CHUNK = 1 << 20; // elements per chunk: 2 MB of bf16, 4 MB of float32
 const TENSOR = 32 * CHUNK; // 64 MB of bf16

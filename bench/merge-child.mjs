@@ -1,12 +1,12 @@
 // One mergelab merge in a fresh process, from the compiled dist/ (worker threads
-// run dist/kernel/engine/exec/worker.js): prints {seconds, maxRssMB, expertElements}.
+// run dist/engine/exec/worker.js): prints {seconds, maxRssMB, expertElements}.
 // Usage: node bench/merge-child.mjs METHOD BASE OUT EXPERT... [name=value...]
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const load = (p) => import(pathToFileURL(path.join(root, "dist", p)).href);
-const { loadModel, saveModel } = await load("kernel/engine/index.js");
+const { loadModel, saveModel } = await load("engine/index.js");
 const { specs } = await load("stdlib/methods/index.js");
 const { invoke } = await load("stdlib/methods/define.js");
 

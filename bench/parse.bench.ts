@@ -17,13 +17,13 @@ const fixtures = path.join(root, "tests/fixtures");
  * the grammar is wrapped by esbuild's keepNames helper, which adds overhead
  * that does not ship. Use dist/ when it is at least as new as the sources.
  */
-async function frontEnd(): Promise<{ api: typeof import("../dsl/index.js"); plan: typeof import("../kernel/engine/plan.js"); from: string }> {
+async function frontEnd(): Promise<{ api: typeof import("../dsl/index.js"); plan: typeof import("../engine/plan.js"); from: string }> {
   const built = path.join(root, "dist/dsl/index.js");
   const newest = Math.max(...fs.readdirSync(path.join(root, "dsl")).map((f) => fs.statSync(path.join(root, "dsl", f)).mtimeMs));
   if (fs.existsSync(built) && fs.statSync(path.join(root, "dist/dsl/parse.js")).mtimeMs >= newest) {
-    return { api: await import(pathToFileURL(built).href), plan: await import(pathToFileURL(path.join(root, "dist/kernel/engine/plan.js")).href), from: "dist/ (tsc output)" };
+    return { api: await import(pathToFileURL(built).href), plan: await import(pathToFileURL(path.join(root, "dist/engine/plan.js")).href), from: "dist/ (tsc output)" };
   }
-  return { api: await import("../dsl/index.js"), plan: await import("../kernel/engine/plan.js"), from: "sources via tsx (run `npm run build` to measure dist/)" };
+  return { api: await import("../dsl/index.js"), plan: await import("../engine/plan.js"), from: "sources via tsx (run `npm run build` to measure dist/)" };
 }
 const BUDGET_MS = 50;
 

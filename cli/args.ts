@@ -1,4 +1,4 @@
-import { MergelabError } from "../kernel/errors.js";
+import { MergelabError } from "../core/errors.js";
 
 /** Flags of the simple verbs (inspect, finalize, demo): `--help`, `--json`, then positional arguments. */
 export interface SimpleArgs {

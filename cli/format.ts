@@ -1,4 +1,4 @@
-import { MergelabError } from "../kernel/errors.js";
+import { MergelabError } from "../core/errors.js";
 
 /** `FILE:LINE:COL: error: message` when the error has a script location, else `mergelab: error: message`. */
 export function formatError(e: MergelabError): string {

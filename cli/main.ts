@@ -3,7 +3,7 @@
  * cli/commands/VERB.ts and exports `run(argv): Promise<number>` (the exit code).
  * User errors (MergelabError) print their message and exit 1, never a stack trace.
  */
-import { MergelabError } from "../kernel/errors.js";
+import { MergelabError } from "../core/errors.js";
 import { formatError } from "./format.js";
 
 type Command = { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> };
@@ -27,7 +27,7 @@ function usage(): string {
 
 /** `--verbose` anywhere: report the tensor runtime (tfjs backend) on stderr before the verb runs. */
 async function reportRuntime(): Promise<void> {
-  const { initRuntime, tf } = await import("../kernel/runtime.js");
+  const { initRuntime, tf } = await import("../core/runtime.js");
   const backend = await initRuntime();
   process.stderr.write(`mergelab: tensor runtime: TensorFlow.js ${tf.version.tfjs}, backend ${backend}\n`);
 }
@@ -40,7 +40,7 @@ export async function main(argv: string[]): Promise<number> {
     return verb ? 0 : 2;
   }
   if (verb === "--version" || verb === "-V") {
-    const { VERSION } = await import("../index.js");
+    const { VERSION } = await import("../core/version.js");
     process.stdout.write(`mergelab ${VERSION}\n`);
     return 0;
   }

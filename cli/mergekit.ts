@@ -13,9 +13,10 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import type { SourceLocation } from "../kernel/errors.js";
+import type { SourceLocation } from "../core/errors.js";
 import { YamlDoc, type YamlPath } from "./mergekit/yaml.js";
-import { readConfig, readSetting, suggest, type MergekitConfig, type Setting, type Slice, type Source, type Gradient } from "./mergekit/config.js";
+import { didYouMean } from "../core/suggest.js";
+import { readConfig, readSetting, type MergekitConfig, type Setting, type Slice, type Source, type Gradient } from "./mergekit/config.js";
 import {
   DIFFERENCES, GTA, HAS_RESCALE, METHODS, NAMES, OTHER_MERGEKIT_PARAMS, REQUIRED,
   globalParams, tensorParams, type Default,
@@ -203,7 +204,7 @@ class Translator {
     const { cfg } = this;
     const method = cfg.method;
     if (!METHODS.includes(method)) {
-      throw this.doc.error(["merge_method"], `merge_method '${method}' is not supported yet${suggest(method, METHODS)}; mergelab translates: ${METHODS.join(", ")}`);
+      throw this.doc.error(["merge_method"], `merge_method '${method}' is not supported yet${didYouMean(method, METHODS)}; mergelab translates: ${METHODS.join(", ")}`);
     }
     this.checkParamNames();
     if (cfg.base !== undefined) {
@@ -274,7 +275,7 @@ class Translator {
       for (const name of Object.keys(b?.values ?? {})) {
         if (name in known) continue;
         if (!OTHER_MERGEKIT_PARAMS.includes(name)) {
-          throw this.doc.error([...b!.at, name], `unknown parameter '${name}'${suggest(name, [...Object.keys(known), ...OTHER_MERGEKIT_PARAMS])}`, "key");
+          throw this.doc.error([...b!.at, name], `unknown parameter '${name}'${didYouMean(name, [...Object.keys(known), ...OTHER_MERGEKIT_PARAMS])}`, "key");
         }
         ignored.add(name);
       }

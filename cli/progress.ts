@@ -6,8 +6,9 @@
  *
  *   merging  12/291 tensors  4%  1.21 GB read  310.4 MB/s  ETA 0:41  model.layers.3.mlp.up_proj.weight
  */
+import { formatBytes } from "../core/present.js";
 
-/** What the engine reports (kernel/engine/exec Progress, structurally). */
+/** What the engine reports (engine/exec Progress, structurally). */
 export interface ProgressEvent {
   stage: string;
   tensorsDone: number;
@@ -17,7 +18,7 @@ export interface ProgressEvent {
   tensor: string;
 }
 
-/** What one save wrote (kernel/engine SaveSummary, structurally). */
+/** What one save wrote (engine SaveSummary, structurally). */
 export interface SaveRecord {
   path: string;
   tensors: number;
@@ -49,13 +50,6 @@ export function progressMode(flags: { quiet?: boolean; json?: boolean }, err: Wr
   if (flags.json) return "json";
   if (flags.quiet) return "quiet";
   return err.isTTY ? "tty" : "lines";
-}
-
-export function formatBytes(n: number): string {
-  const units = ["B", "kB", "MB", "GB", "TB"];
-  let i = 0;
-  while (n >= 1000 && i < units.length - 1) (n /= 1000), i++;
-  return `${i === 0 ? n : n.toFixed(2)} ${units[i]}`;
 }
 
 export function formatDuration(seconds: number): string {
@@ -112,8 +106,8 @@ export class ProgressReporter {
       verb,
       `${p.tensorsDone}/${p.tensorsTotal} tensors`,
       `${pct}%`,
-      `${formatBytes(p.bytesRead)} read`,
-      `${formatBytes(p.bytesPerSecond)}/s`,
+      `${formatBytes(p.bytesRead, 2)} read`,
+      `${formatBytes(p.bytesPerSecond, 2)}/s`,
       `ETA ${formatDuration(eta)}`,
       p.tensor,
     ].join("  ");
@@ -128,7 +122,7 @@ export class ProgressReporter {
     if (mode === "quiet" || mode === "json") return;
     if (this.live) err.write("\r\x1b[2K");
     this.live = false;
-    err.write(`saved ${s.path}: ${s.tensors} tensors, ${formatBytes(s.bytes)} in ${s.seconds.toFixed(1)} s (${formatBytes(s.bytesRead)} read)\n`);
+    err.write(`saved ${s.path}: ${s.tensors} tensors, ${formatBytes(s.bytes, 2)} in ${s.seconds.toFixed(1)} s (${formatBytes(s.bytesRead, 2)} read)\n`);
   }
 
   /** Clear a live line before an error message is printed. */

@@ -4,13 +4,12 @@
  * per-model lists — all from the spec's data, before the call runs. Every
  * problem of one call is reported (each at the argument at fault).
  */
-import type { Args, FunctionSpec, ParamSpec, ParamType, Range, Value } from "../stdlib/spec.js";
-import { Dict, Table } from "../stdlib/spec.js";
-import { isModel } from "../kernel/engine/model.js";
-import { isSchedule, LayerSchedule, MatchSchedule, type Schedule } from "../kernel/engine/schedule.js";
+import type { Args, FunctionSpec, ParamSpec, ParamType } from "../stdlib/spec.js";
+import type { Value } from "../core/values.js";
+import { checkParam, formatRange } from "../stdlib/check.js";
 import type { Span } from "./diagnostics.js";
-import { didYouMean } from "./diagnostics.js";
-import { describeValue, isFunction, isPoison } from "./values.js";
+import { didYouMean } from "../core/suggest.js";
+import { isPoison } from "./values.js";
 
 export interface ArgValue {
   name?: string;
@@ -102,115 +101,6 @@ function countModels(spec: FunctionSpec, args: Args): number | undefined {
     if (typesOf(p).includes("models") && Array.isArray(v)) return v.length;
   }
   return undefined;
-}
-
-/** Why `v` does not fit `p`, or undefined. */
-export function checkParam(p: ParamSpec, v: Value, modelCount?: number): string | undefined {
-  const types = typesOf(p);
-  if (p.rest) {
-    const bad = (v as Value[]).find((x) => !types.some((t) => fits(t, x)));
-    return bad === undefined ? undefined : `${p.name} must be ${typeList(types)}, got ${describeValue(bad)}`;
-  }
-  if (p.perModel && Array.isArray(v)) {
-    if (modelCount !== undefined && v.length !== modelCount) return `${p.name} has ${v.length} values for ${modelCount} models`;
-    for (const x of v) {
-      if (typeof x !== "number" && !isSchedule(x)) return `${p.name} must hold numbers, got ${describeValue(x)}`;
-      const r = rangeProblem(p, x);
-      if (r) return r;
-    }
-    return undefined;
-  }
-  const ok = types.some((t) => fits(t, v)) || (p.schedulable && isSchedule(v));
-  if (!ok) {
-    if (types.includes("models") && Array.isArray(v)) {
-      const i = v.findIndex((x) => !isModel(x));
-      return `${p.name} must be a list of models, but item ${i} is ${describeValue(v[i])}`;
-    }
-    return `${p.name} must be ${typeList(types)}, got ${describeValue(v)}`;
-  }
-  if (types.includes("models") && Array.isArray(v) && v.length === 0) return `${p.name} is an empty list (needs at least one model)`;
-  if (p.choices && typeof v === "string" && !p.choices.includes(v)) {
-    return `${p.name} must be one of ${p.choices.map((c) => JSON.stringify(c)).join(", ")}, got ${JSON.stringify(v)}${didYouMean(v, p.choices)}`;
-  }
-  return rangeProblem(p, v);
-}
-
-function rangeProblem(p: ParamSpec, v: Value): string | undefined {
-  if (!p.range) return undefined;
-  for (const x of scheduleValues(v)) {
-    if (!inRange(x, p.range)) return `${p.name} must be in ${formatRange(p.range)}, got ${x}`;
-  }
-  return undefined;
-}
-
-/** The numbers a value takes: itself, or every value a schedule can take (layers() interpolates between them). */
-function scheduleValues(v: Value): number[] {
-  if (typeof v === "number") return [v];
-  if (v instanceof LayerSchedule) return [...v.values];
-  if (v instanceof MatchSchedule) return [...v.entries.map(([, x]) => x), v.fallback].flatMap((x) => scheduleValues(x as Value));
-  return [];
-}
-
-export function inRange(x: number, r: Range): boolean {
-  if (Number.isNaN(x)) return false;
-  if (r.min !== undefined && (r.minExclusive ? x <= r.min : x < r.min)) return false;
-  if (r.max !== undefined && (r.maxExclusive ? x >= r.max : x > r.max)) return false;
-  return true;
-}
-
-export function formatRange(r: Range): string {
-  const lo = r.min === undefined ? "(-inf" : `${r.minExclusive ? "(" : "["}${r.min}`;
-  const hi = r.max === undefined ? "inf)" : `${r.max}${r.maxExclusive ? ")" : "]"}`;
-  return `${lo}, ${hi}`;
-}
-
-function fits(t: ParamType, v: Value): boolean {
-  switch (t) {
-    case "number":
-      return typeof v === "number";
-    case "int":
-      return typeof v === "number" && Number.isInteger(v);
-    case "string":
-      return typeof v === "string";
-    case "bool":
-      return typeof v === "boolean";
-    case "model":
-      return isModel(v);
-    case "models":
-      return isModel(v) || (Array.isArray(v) && v.every(isModel));
-    case "list":
-      return Array.isArray(v);
-    case "dict":
-      return v instanceof Dict;
-    case "schedule":
-      return isSchedule(v as Schedule);
-    case "table":
-      return v instanceof Table;
-    case "function":
-      return isFunction(v);
-    case "any":
-      return true;
-  }
-}
-
-const article: Record<ParamType, string> = {
-  number: "a number",
-  int: "an integer",
-  string: "a string",
-  bool: "true or false",
-  model: "a model",
-  models: "a list of models",
-  list: "a list",
-  dict: "a dict",
-  schedule: "a schedule (layers(...) or match(...))",
-  table: "a table",
-  function: "a function",
-  any: "a value",
-};
-
-function typeList(types: ParamType[]): string {
-  const words = types.map((t) => article[t]);
-  return words.length <= 1 ? (words[0] ?? "a value") : `${words.slice(0, -1).join(", ")} or ${words[words.length - 1]}`;
 }
 
 /** A readable signature from a spec: `ties(xs, base, k=0.2, λ=1, …)`. */

@@ -10,7 +10,9 @@ import { describeParam, signature } from "./bind.js";
 import { layout } from "./layout.js";
 import { parse } from "./parse.js";
 import { keywords } from "./tokens.js";
-import { Closure, FunctionRef, formatValue, typeName } from "./values.js";
+import { Closure, FunctionRef } from "./values.js";
+import { formatValue } from "../core/present.js";
+import { typeName } from "../stdlib/check.js";
 import type { Session } from "./session.js";
 
 const NAME_CHAR = /[A-Za-z0-9_\u0370-\u03FF\u1F00-\u1FFF]/;

@@ -17,7 +17,9 @@ export {
   type ExecuteResult,
   type ScriptOptions,
 } from "./session.js";
-export { Closure, FunctionRef, POISON, isPoison, formatValue, typeName, displayValue } from "./values.js";
+export { Closure, FunctionRef, POISON, isPoison } from "./values.js";
+export { formatValue } from "../core/present.js";
+export { typeName } from "../stdlib/check.js";
 export { Interpreter, Scope } from "./interpreter.js";
 export { specDoc } from "./completion.js";
 export { signature, describeParam } from "./bind.js";

@@ -6,15 +6,18 @@
  * becomes POISON (which suppresses follow-on errors), and the run goes on so
  * that one check reports every problem.
  */
-import { MergelabError, InterruptedError } from "../kernel/errors.js";
-import { combine, isModel, type ModelValue } from "../kernel/engine/model.js";
+import { MergelabError, InterruptedError } from "../core/errors.js";
+import { combine, isModel, type ModelValue } from "../engine/model.js";
 import { lookup, allNames } from "../stdlib/registry.js";
-import type { CallContext, FunctionSpec, Value } from "../stdlib/spec.js";
-import { Dict, Table } from "../stdlib/spec.js";
+import type { CallContext, FunctionSpec } from "../stdlib/spec.js";
+import type { Value } from "../core/values.js";
+import { Dict, Table } from "../core/values.js";
 import type { Arg, Expr, Program, Stmt } from "./ast.js";
 import { bindCall, type ArgValue } from "./bind.js";
-import { didYouMean, locOf, type Diagnostic, type Span } from "./diagnostics.js";
-import { Closure, FunctionRef, POISON, describeValue, isFunction, isPoison } from "./values.js";
+import { locOf, type Diagnostic, type Span } from "./diagnostics.js";
+import { didYouMean } from "../core/suggest.js";
+import { Closure, FunctionRef, POISON, isFunction, isPoison } from "./values.js";
+import { describeValue } from "../stdlib/check.js";
 import { keywords } from "./tokens.js";
 import { checkNames } from "./names.js";
 

@@ -12,7 +12,7 @@
  * that one run reports an error per broken statement.
  */
 import type { IToken, TokenType } from "chevrotain";
-import { tokenMatcher, createTokenInstance } from "chevrotain";
+import { tokenMatcher, createTokenInstance } from "./chevrotain.js";
 import * as T from "./tokens.js";
 import type { Span } from "./diagnostics.js";
 

@@ -15,7 +15,7 @@
  *   list       := "[" (expression (compClause+ | ("," expression)* ","?))? "]"
  *   dict       := "{" (entry ("," entry)* ","?)? "}";  entry := (STRING | NAME) ":" expression
  */
-import { CstParser, EOF, type IParserErrorMessageProvider, type IToken, type TokenType, type CstNode } from "chevrotain";
+import { CstParser, EOF, GRAMMAR_CHECKS, type IParserErrorMessageProvider, type IToken, type TokenType, type CstNode } from "./chevrotain.js";
 import * as T from "./tokens.js";
 
 export function describeToken(t: IToken | undefined): string {
@@ -66,7 +66,7 @@ export const messages: IParserErrorMessageProvider = {
 
 class MergeParser extends CstParser {
   constructor() {
-    super(T.allTokens, { maxLookahead: 3, errorMessageProvider: messages });
+    super(T.allTokens, { maxLookahead: 3, errorMessageProvider: messages, skipValidations: !GRAMMAR_CHECKS });
     this.performSelfAnalysis();
   }
 

@@ -8,18 +8,19 @@
  * tensor data, nothing is written or printed) collecting every diagnostic;
  * only a clean check is then run for real.
  */
-import { MergelabError } from "../kernel/errors.js";
-import { tf } from "../kernel/runtime.js";
-import { isModel, modelFromTensors, type ModelValue } from "../kernel/engine/model.js";
-import { explainPlan, type Plan } from "../kernel/engine/plan.js";
-import type { CallContext, RunOptions, Value } from "../stdlib/spec.js";
-import { Dict } from "../stdlib/spec.js";
+import { MergelabError } from "../core/errors.js";
+import { tf } from "../core/runtime.js";
+import { isModel, modelFromTensors, type ModelValue } from "../engine/model.js";
+import { explainPlan, type Plan } from "../engine/plan.js";
+import type { CallContext, RunOptions } from "../stdlib/spec.js";
+import type { Value } from "../core/values.js";
+import { Dict } from "../core/values.js";
 import type { ScriptHooks } from "../stdlib/builtins.js";
 import { parse } from "./parse.js";
 import { Interpreter, Scope } from "./interpreter.js";
 import { ScriptError, type Diagnostic } from "./diagnostics.js";
 import { completeAt, inspectAt, isCompleteCode } from "./completion.js";
-import { notebookDisplay } from "../kernel/notebook/display.js";
+import { notebookDisplay } from "../core/display.js";
 
 export interface SessionOptions {
   /** Relative paths resolve against this (default: process.cwd()). */

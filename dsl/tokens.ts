@@ -4,7 +4,7 @@
  * `#` comments are skipped; newlines and `;` both separate statements (the
  * layout pass in layout.ts decides which newlines matter).
  */
-import { createToken, Lexer, type IToken, type TokenType } from "chevrotain";
+import { createToken, GRAMMAR_CHECKS, Lexer, type IToken, type TokenType } from "./chevrotain.js";
 
 // Greek letters (λ α β γ δ ε τ μ σ …) in identifiers: chevrotain drops the
 // regex `u` flag, so the ranges are spelled out (Greek and Coptic, Greek Extended).
@@ -150,6 +150,6 @@ class MergeLexer extends Lexer {
 
 /** What the lexer matches: everything but the pattern-less tokens the layout pass creates (Sep, BlockOpen, BlockClose). */
 const lexed = allTokens.filter((t) => t.PATTERN !== Lexer.NA);
-export const lexer: Lexer = new MergeLexer(lexed, { positionTracking: "full", ensureOptimizations: true });
+export const lexer: Lexer = new MergeLexer(lexed, { positionTracking: "full", ensureOptimizations: GRAMMAR_CHECKS, skipValidations: !GRAMMAR_CHECKS });
 
 export const keywords = ["def", "for", "in", "if", "else", "and", "or", "not", "true", "false", "none"];

@@ -10,8 +10,8 @@
  *     for each of `subsets` random expert subsets: merge, score on test
  *   baselines: the base itself, the multitask model, the individual experts
  */
-import type { ModelValue } from "../kernel/engine/index.js";
-import type { Dict } from "../stdlib/spec.js";
+import type { ModelValue } from "../engine/index.js";
+import type { Dict } from "../core/values.js";
 import { evaluate, expertReference, mergeWith, normalized, scoresOf, tasks } from "../stdlib/eval/api.js";
 import { ensureZoo, expertSubsets, BASE_KINDS, METHODS, type BaseKind, type MethodName, type Profile } from "../stdlib/eval/study.js";
 import { paramCount } from "../stdlib/eval/model.js";

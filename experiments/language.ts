@@ -3,9 +3,9 @@
  * and turns its trailing value — a list of records — into the grid rows.
  */
 import fs from "node:fs";
-import { MergelabError } from "../kernel/errors.js";
+import { MergelabError } from "../core/errors.js";
 import { Session } from "../dsl/session.js";
-import { Dict, type Value } from "../stdlib/spec.js";
+import { Dict, type Value } from "../core/values.js";
 import { ensureZoo, type Profile } from "../stdlib/eval/study.js";
 import type { BaselineRow, GridResult, RunRow, SweepRow } from "./grid.js";
 

@@ -44,7 +44,7 @@ merge-language script, with `stdlib/eval` doing data, training and evaluation); 
   held-in = 8 clusters, one per held-in domain, 3 sets each; held-out = 12 unseen sets, one in each held-in domain and
   four in compositions of two held-in domains.
 * **Models**: MLPs, [image ‖ instruction] (216) → width → width → 21 logits (20 class logits + 1 membership logit),
-  in tfjs-layers (wasm backend), saved as safetensors checkpoints `layers.N.weight`/`layers.N.bias` (kernel/io writer)
+  in tfjs-layers (wasm backend), saved as safetensors checkpoints `layers.N.weight`/`layers.N.bias` (io writer)
   and merged by the engine as lazy ModelValues. Four widths, 4k to 122k parameters (30×).
 * **Bases and experts**: *pretrained* = trained from scratch on the pretraining pool; *instruction-tuned* = pretrained
   further trained on the instruction pool; *experts* = full fine-tunes of a base on one held-in cluster; *multitask* =

@@ -12,13 +12,15 @@
  * swallow the statistic). With no base, the models' own weights are used.
  */
 import path from "node:path";
-import { MergelabError } from "../kernel/errors.js";
-import type { Graph, Node } from "../kernel/engine/ir.js";
-import type { ModelValue } from "../kernel/engine/model.js";
-import type { TensorContext } from "../kernel/engine/schedule.js";
-import { evaluateScalars } from "../kernel/engine/exec/index.js";
-import { Table, type Args, type CallContext, type FunctionSpec, type ParamSpec, type Value } from "./spec.js";
-import { asModels, checkRange } from "./methods/define.js";
+import { MergelabError } from "../core/errors.js";
+import type { Graph, Node } from "../engine/ir.js";
+import type { ModelValue } from "../engine/model.js";
+import type { TensorContext } from "../engine/param-schedule.js";
+import { evaluateScalars } from "../engine/exec/index.js";
+import { type Args, type CallContext, type FunctionSpec, type ParamSpec } from "./spec.js";
+import { Table, type Value } from "../core/values.js";
+import { asModels } from "./methods/define.js";
+import { checkRange } from "./check.js";
 import * as step from "./methods/steps.js";
 
 /** Short unique labels for table rows/columns (file or folder names). */

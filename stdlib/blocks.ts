@@ -11,12 +11,14 @@
  * every element of a tensor holds that tensor's statistic, so they combine
  * with models elementwise (`x / norm(x)`).
  */
-import { MergelabError } from "../kernel/errors.js";
-import type { Graph, Node } from "../kernel/engine/ir.js";
-import { mapTensors, isModel, type ModelValue } from "../kernel/engine/model.js";
-import { isSchedule, resolveParam, type Schedule, type TensorContext } from "../kernel/engine/schedule.js";
-import type { Args, FunctionSpec, ParamSpec, Value } from "./spec.js";
-import { asModels, checkRange } from "./methods/define.js";
+import { MergelabError } from "../core/errors.js";
+import type { Graph, Node } from "../engine/ir.js";
+import { mapTensors, isModel, type ModelValue } from "../engine/model.js";
+import { resolveParam, type Schedule, type TensorContext } from "../engine/param-schedule.js";
+import type { Args, FunctionSpec, ParamSpec } from "./spec.js";
+import type { Value } from "../core/values.js";
+import { asModels } from "./methods/define.js";
+import { checkArgument, checkRange } from "./check.js";
 import * as P from "./methods/params.js";
 import * as step from "./methods/steps.js";
 
@@ -36,8 +38,7 @@ function num(spec: ParamSpec, v: Value | undefined, t: TensorContext): number {
 }
 
 function checkNum(spec: ParamSpec, v: Value | undefined): void {
-  if (typeof v === "number") checkRange(spec.name, v, spec.range);
-  else if (!isSchedule(v)) throw new MergelabError(`${spec.name}: expected a number or a schedule`, { param: spec.name });
+  checkArgument({ ...spec, schedulable: true }, v ?? null);
 }
 
 /** A vector node holding scalar s at every element (exact: where(x == x, s, s)). */

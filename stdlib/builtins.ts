@@ -5,18 +5,17 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { MergelabError } from "../kernel/errors.js";
-import { loadModel, mapTensors, isModel, type ModelValue } from "../kernel/engine/model.js";
-import { layers as layerSchedule, match as matchSchedule, isSchedule, type Schedule } from "../kernel/engine/schedule.js";
-import { explainPlan, parseDtype } from "../kernel/engine/plan.js";
-import { saveModel, type Progress, type SaveSummary } from "../kernel/engine/exec/index.js";
-import { withProgress } from "../kernel/notebook/progress.js";
-import { parseSize } from "../kernel/io/index.js";
-import { Dict, Table, type Args, type CallContext, type FunctionSpec, type Value } from "./spec.js";
-import { formatValue, describeValue } from "../dsl/values.js";
-import { cardForSave } from "../kernel/engine/card.js";
-import { shardDir, shardModel, writeEmptyShard } from "../kernel/engine/shard.js";
-import { specs as methodSpecs } from "./methods/index.js";
+import { MergelabError } from "../core/errors.js";
+import { loadModel, mapTensors, isModel, type ModelValue } from "../engine/model.js";
+import { layers as layerSchedule, match as matchSchedule, isSchedule, type Schedule } from "../engine/param-schedule.js";
+import { explainPlan } from "../engine/plan.js";
+import type { Progress, SaveSummary } from "../engine/exec/index.js";
+import { planSave, save as saveModel, type SaveRequest } from "../engine/save.js";
+import { withProgress } from "../core/progress.js";
+import { type Args, type CallContext, type FunctionSpec } from "./spec.js";
+import { Dict, Table, type Value } from "../core/values.js";
+import { formatValue } from "../core/present.js";
+import { describeValue } from "./check.js";
 
 /** What a script run records besides values (explain and the CLI read it). */
 export interface ScriptHooks {
@@ -81,14 +80,6 @@ function isCheckpoint(p: string): boolean {
   }
 }
 
-function isEmptyOrAbsent(p: string): boolean {
-  try {
-    return fs.statSync(p).isDirectory() && fs.readdirSync(p).length === 0;
-  } catch {
-    return true;
-  }
-}
-
 const load: FunctionSpec = {
   name: "load",
   category: "io",
@@ -139,55 +130,31 @@ const save: FunctionSpec = {
   ],
   returns: "any",
   call: async (a, ctx: ScriptContext) => {
-    const whole = a.model as ModelValue;
-    const output = path.resolve(ctx.cwd, str(a.path));
-    // scale-out: this process writes its 1/N of the tensors into OUT/.shards/ (`mergelab finalize OUT` assembles)
-    const shard = ctx.options.shard;
-    const model = shard ? shardModel(whole, shard) : whole;
-    const target = shard ? shardDir(output, shard) : output;
-    const dtype = a.dtype as string | undefined;
-    parseDtype(dtype);
-    try {
-      parseSize(a.shard_size as string | number);
-    } catch (e) {
-      throw new MergelabError((e as Error).message, { param: "shard_size" });
-    }
-    if (!a.overwrite && !isEmptyOrAbsent(target)) {
-      throw new MergelabError(`${str(a.path)}: output exists and is not empty (use overwrite=true)`, { param: "path" });
-    }
-    ctx.hooks?.saved.push({ model, path: target, dtype });
-    if (ctx.dryRun) {
-      // arguments, schedules and ranges were checked when the model was built; explain/run expand the recipes
-      return null;
-    }
-    if (shard && model.tensors.size === 0) {
-      writeEmptyShard(target); // more shards than tensors: nothing to write here
-      return null;
-    }
-    // a live progress bar in notebooks (kernel/notebook/progress.ts); the CLI's line via hooks.progress
-    const summary = await withProgress(ctx, `saving ${str(a.path)}`, (bar) =>
-      saveModel(model, target, {
-        dtype,
-        shardSize: a.shard_size as string | number,
-        overwrite: a.overwrite as boolean,
-        workers: ctx.options.workers,
-        chunkSize: ctx.options.chunkSize,
-        signal: ctx.signal,
-        extraFiles: {
-          "README.md": cardForSave({
-            target: output, cwd: ctx.cwd, inputs: whole.inputs.map((i) => i.label), dtype, recipe: ctx.options.recipe,
-            papers: new Map(methodSpecs.map((m) => [m.name, m.paper])),
-          }),
-        },
-        progress: (p) => {
-          ctx.hooks?.progress?.(p);
-          bar(p);
-        },
-      }),
+    const model = a.model as ModelValue;
+    const request: SaveRequest = {
+      path: str(a.path),
+      cwd: ctx.cwd,
+      dtype: a.dtype as string | undefined,
+      shardSize: a.shard_size as string | number,
+      overwrite: a.overwrite as boolean,
+      shard: ctx.options.shard,
+      recipe: ctx.options.recipe,
+      workers: ctx.options.workers,
+      chunkSize: ctx.options.chunkSize,
+      signal: ctx.signal,
+    };
+    const planned = planSave(model, request);
+    ctx.hooks?.saved.push({ model: planned.model, path: planned.target, dtype: request.dtype });
+    // a dry run stops here: arguments, schedules and ranges were checked when the model was built
+    if (ctx.dryRun) return null;
+    // the notebook's live bar (core/progress.ts) and the CLI's line (hooks.progress) both follow the engine
+    const summary = await withProgress(ctx, `saving ${request.path}`, (bar) =>
+      saveModel(model, { ...request, progress: (p) => (ctx.hooks?.progress?.(p), bar(p)) }),
     );
+    if (!summary) return null;
     if (ctx.hooks?.onSaved) ctx.hooks.onSaved(summary);
     else if (!ctx.options.quiet) {
-      ctx.stdout(`saved ${str(a.path)}: ${summary.tensors} tensors, ${(summary.bytes / 1e6).toFixed(1)} MB in ${summary.seconds.toFixed(2)} s\n`);
+      ctx.stdout(`saved ${request.path}: ${summary.tensors} tensors, ${(summary.bytes / 1e6).toFixed(1)} MB in ${summary.seconds.toFixed(2)} s\n`);
     }
     return null;
   },

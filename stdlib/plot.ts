@@ -10,15 +10,15 @@
  * `application/vnd.plotly.v1+json` ({data, layout} as an object), `text/html`
  * that draws it with plotly.js, and `text/plain`. The plotly.js source itself
  * is added once per session where bundles leave the process
- * (kernel/notebook/plotly.ts).
+ * (core/plotly.ts).
  */
 import { randomUUID } from "node:crypto";
-import { MergelabError } from "../kernel/errors.js";
-import { PLOTLY_MIME } from "../kernel/notebook/plotly.js";
-import { displayValue } from "../kernel/notebook/display.js";
-import { valueToMimeBundle } from "../kernel/notebook/mime.js";
-import { formatValue } from "../dsl/values.js";
-import { Dict, Table, type Args, type CallContext, type FunctionSpec, type MimeBundle, type Value } from "./spec.js";
+import { MergelabError } from "../core/errors.js";
+import { PLOTLY_MIME } from "../core/plotly.js";
+import { displayValue } from "../core/display.js";
+import { valueToMimeBundle } from "../core/present.js";
+import { type Args, type CallContext, type FunctionSpec } from "./spec.js";
+import { Dict, Table, type MimeBundle, type Value } from "../core/values.js";
 
 export const PLOT_KINDS = ["line", "bar", "scatter", "heatmap", "histogram"] as const;
 export type PlotKind = (typeof PLOT_KINDS)[number];
@@ -375,7 +375,7 @@ const displaySpec: FunctionSpec = {
   params: [{ name: "value", type: "any", required: true, doc: "the value to show" }],
   returns: "any",
   call(args: Args, ctx: CallContext): null {
-    ctx.display(valueToMimeBundle(args.value, (v) => formatValue(v, true)));
+    ctx.display(valueToMimeBundle(args.value));
     return null;
   },
 };

@@ -2,6 +2,7 @@
  * Every function of the merge language, listed explicitly (no registration by
  * import side effects). User code adds methods with `defineMethod`.
  */
+import { MergelabError } from "../core/errors.js";
 import type { FunctionSpec } from "./spec.js";
 import { specs as methods } from "./methods/index.js";
 import { specs as blocks } from "./blocks.js";
@@ -14,8 +15,16 @@ import { specs as evaluation } from "./eval/index.js";
 const table = new Map<string, FunctionSpec>();
 const extra: FunctionSpec[] = [];
 
-function index(spec: FunctionSpec): void {
-  for (const name of [spec.name, ...(spec.aliases ?? [])]) table.set(name, spec);
+/** Adds a spec under its name and aliases; a name already taken is an error unless `replace` (a user's redefinition). */
+function index(spec: FunctionSpec, replace = false): void {
+  const names = [spec.name, ...(spec.aliases ?? [])];
+  for (const name of names) {
+    const other = table.get(name);
+    if (other && other !== spec && !(replace && extra.includes(other))) {
+      throw new MergelabError(`a function named '${name}' is already registered (${other.name}, ${other.category})${replace ? ": built-in functions cannot be replaced" : ""}`);
+    }
+  }
+  for (const name of names) table.set(name, spec);
 }
 for (const spec of [...builtins, ...methods, ...blocks, ...stacking, ...analysis, ...plots, ...evaluation]) index(spec);
 
@@ -32,8 +41,11 @@ export function allSpecs(): FunctionSpec[] {
   return [...new Set(table.values())];
 }
 
-/** Register a user-defined function (defineMethod from TypeScript). Replaces a same-named one. */
-export function register(spec: FunctionSpec): void {
+/**
+ * Register a user-defined function (defineMethod from TypeScript). A name that is taken is an error;
+ * `replace: true` lets a notebook cell that defines a method run again (built-ins are never replaced).
+ */
+export function register(spec: FunctionSpec, opts: { replace?: boolean } = {}): void {
+  index(spec, opts.replace);
   extra.push(spec);
-  index(spec);
 }

@@ -4,39 +4,8 @@
  * compute. The checker, completions, `inspect`, docs and explain all read the
  * same specs (stdlib/registry.ts lists them explicitly).
  */
-import type { SourceLocation } from "../kernel/errors.js";
-
-/** A dict (`{"mlp": 0.1}`) or record (`{k: 0.2, acc: 0.91}`) value. Keys keep insertion order. */
-export class Dict {
-  constructor(readonly entries: Map<string, Value> = new Map()) {}
-  get(key: string): Value | undefined {
-    return this.entries.get(key);
-  }
-}
-
-/** A results table: what sweeps collect, what `plot` and notebooks display. */
-export class Table {
-  constructor(
-    readonly columns: string[],
-    readonly rows: Value[][],
-  ) {}
-}
-
-/** Anything a notebook can show implements this (model summary, table, figure, plan). */
-export type MimeBundle = Record<string, unknown>;
-export interface Displayable {
-  toMimeBundle(): MimeBundle;
-}
-export function isDisplayable(v: unknown): v is Displayable {
-  return typeof v === "object" && v !== null && typeof (v as Displayable).toMimeBundle === "function";
-}
-
-/**
- * Runtime values. number/string/bool/none are JS primitives, a list is a JS
- * array, the rest are class instances (ModelValue and Schedule live in
- * kernel/engine and stdlib; Figure in stdlib/plot; closures in dsl/).
- */
-export type Value = number | string | boolean | null | Value[] | Dict | Table | object;
+import type { SourceLocation } from "../core/errors.js";
+import type { MimeBundle, Value } from "../core/values.js";
 
 export type ParamType =
   | "number"
@@ -105,7 +74,7 @@ export interface RunOptions {
   workers?: number;
   chunkSize?: number;
   quiet?: boolean;
-  /** Scale-out (`mergelab run --shard I/N`): save() writes only shard `index` of `count` (kernel/engine/shard.ts). */
+  /** Scale-out (`mergelab run --shard I/N`): save() writes only shard `index` of `count` (engine/shard.ts). */
   shard?: { index: number; count: number };
   /** What the model card (README.md) shows as the recipe: the script, and the mergekit config it was translated from. */
   recipe?: { text: string; mergekitConfig?: { file: string; text: string } };

@@ -10,15 +10,16 @@
  * (everything else outside the stack) from the last. Both only rename: a
  * tensor's recipe is its source tensor's, so nothing is copied or computed.
  */
-import { MergelabError } from "../kernel/errors.js";
-import { ModelValue, type TensorMeta } from "../kernel/engine/model.js";
-import { layerIndex } from "../kernel/engine/schedule.js";
-import { compareTensorNames } from "../kernel/io/checkpoint.js";
-import type { Args, FunctionSpec, Value } from "./spec.js";
+import { MergelabError } from "../core/errors.js";
+import { ModelValue, type TensorMeta } from "../engine/model.js";
+import { layerIndex } from "../engine/param-schedule.js";
+import { compareTensorNames } from "../io/checkpoint.js";
+import type { Args, FunctionSpec } from "./spec.js";
+import type { Value } from "../core/values.js";
 import { asModels } from "./methods/define.js";
 
 const LAYER_RE = /((?:^|\.)(?:layers|h|blocks)\.)(\d+)(\.)/;
-/** Tensors outside the layer stack that precede it (as kernel/engine/schedule.ts decides for layers()). */
+/** Tensors outside the layer stack that precede it (as engine/param-schedule.ts decides for layers()). */
 const BEFORE_LAYERS_RE = /embed|wte|wpe|tok_embeddings|word_embeddings/;
 
 const renumber = (name: string, layer: number) => name.replace(LAYER_RE, (_, pre: string, _n: string, post: string) => `${pre}${layer}${post}`);
@@ -51,6 +52,7 @@ function renamed(entries: Array<[string, ModelValue, string]>, label: string, or
     origin: origin.origin,
     label,
     inputs: [...new Set(models.flatMap((m) => m.inputs))],
+    steps: [...new Set(models.flatMap((m) => m.steps))],
   });
 }
 

@@ -3,13 +3,13 @@
  * ("mergelab", through package.json "exports"), by `import` and by `require`
  * (tslab loads packages with require). A tiny `mx` merge of two fixture models
  * in memory gives the float64 average of the two, computed here from the
- * fixture files with kernel/io (the same check as expected.json's
+ * fixture files with io (the same check as expected.json's
  * average-of-three, for two models).
  */
 import path from "node:path";
 import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
-import { decodeToF32, openCheckpoint } from "../kernel/io/index.js";
+import { decodeToF32, openCheckpoint } from "../io/index.js";
 import { fixtures, repoRoot } from "./helpers.js";
 
 type Api = typeof import("../index.js");
@@ -50,6 +50,7 @@ const NAMES = [
   "parse", "check", "plan", "run", "Session", "mx", "createMx", "ScriptError",
   "loadModel", "saveModel", "materialize", "modelFromTensors", "mapTensors", "explainPlan", "ModelValue",
   "Schedule", "layers", "match", "defineMethod", "openCheckpoint", "CheckpointWriter", "plot", "MergelabError",
+  "Table", "Dict", "VERSION", "display", "tf", "initRuntime",
 ] as const;
 
 async function mergeOfTwo(api: Api): Promise<void> {

@@ -9,11 +9,11 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { MergelabError } from "../../kernel/errors.js";
+import { MergelabError } from "../../core/errors.js";
 import { parseSimpleArgs } from "../args.js";
-import { Table, type Value } from "../../stdlib/spec.js";
+import { Table, type Value } from "../../core/values.js";
 import { Figure } from "../../stdlib/plot.js";
-import { plotlyLoaderHtml } from "../../kernel/notebook/plotly.js";
+import { plotlyLoaderHtml } from "../../core/plotly.js";
 import { Session, ScriptError } from "../../dsl/index.js";
 
 const USAGE = `usage: mergelab demo [DIR] [--json]

@@ -7,11 +7,11 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { MergelabError } from "../../kernel/errors.js";
+import { MergelabError } from "../../core/errors.js";
 import { parseSimpleArgs } from "../args.js";
-import { openCheckpoint, INDEX_FILE, SINGLE_FILE, compareTensorNames } from "../../kernel/io/checkpoint.js";
-import { nonWeightFiles } from "../../kernel/io/writer.js";
-import { SHARDS_DIR } from "../../kernel/engine/shard.js";
+import { openCheckpoint, INDEX_FILE, SINGLE_FILE, compareTensorNames } from "../../io/checkpoint.js";
+import { nonWeightFiles } from "../../io/writer.js";
+import { SHARDS_DIR } from "../../engine/shard.js";
 
 const USAGE = `usage: mergelab finalize DIR [--json]
 

@@ -4,7 +4,7 @@
  * CONFIG.yml OUT_DIR` runs).
  */
 import fs from "node:fs";
-import { MergelabError } from "../../kernel/errors.js";
+import { MergelabError } from "../../core/errors.js";
 import { mergekitToScript } from "../mergekit.js";
 
 const USAGE = `usage: mergelab from-mergekit CONFIG.yml [OUT_DIR]

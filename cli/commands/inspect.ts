@@ -2,9 +2,10 @@
  * `mergelab inspect PATH [--json]`: a checkpoint's tensors (dtype, shape,
  * element count), totals per dtype, and metadata — from the headers only.
  */
-import { MergelabError } from "../../kernel/errors.js";
+import { MergelabError } from "../../core/errors.js";
 import { parseSimpleArgs } from "../args.js";
-import { openCheckpoint, type Checkpoint } from "../../kernel/io/index.js";
+import { openCheckpoint, type Checkpoint } from "../../io/index.js";
+import { formatBytes } from "../../core/present.js";
 
 const USAGE = "usage: mergelab inspect PATH [--json]\n\nPATH is a Hugging Face model directory or a .safetensors file.";
 
@@ -46,25 +47,13 @@ export function formatSummary(s: InspectSummary): string {
   const line = (r: string[]) => r.map((c, i) => (i === 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ").trimEnd();
   const out = [`${s.path}  (${s.files.length} file${s.files.length === 1 ? "" : "s"})`, "", line(header), ...rows.map(line), ""];
   const fmt = (x: { tensors: number; elements: number; bytes: number }) =>
-    `${x.tensors} tensors, ${x.elements.toLocaleString("en-US")} elements, ${humanBytes(x.bytes)}`;
+    `${x.tensors} tensors, ${x.elements.toLocaleString("en-US")} elements, ${x.bytes < 1000 ? `${x.bytes} bytes` : `${formatBytes(x.bytes, 2)} (${x.bytes} bytes)`}`;
   out.push(`total: ${fmt(s.totals)}`);
   for (const [dtype, d] of Object.entries(s.totals.byDtype).sort()) out.push(`  ${dtype}: ${fmt(d)}`);
   const meta = Object.entries(s.metadata);
   out.push("", meta.length ? "metadata:" : "metadata: (none)");
   for (const [k, v] of meta) out.push(`  ${k}: ${v.length > 200 ? v.slice(0, 200) + "…" : v}`);
   return out.join("\n");
-}
-
-function humanBytes(n: number): string {
-  if (n < 1000) return `${n} bytes`;
-  const units = ["kB", "MB", "GB", "TB"];
-  let v = n;
-  let u = -1;
-  while (v >= 1000 && u < units.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]} (${n} bytes)`;
 }
 
 export async function run(argv: string[]): Promise<number> {

@@ -3,7 +3,7 @@
  * specs (mergelab and tslab's TypeScript kernel); `mergelab kernel start
  * --connection-file F` runs the mergelab kernel (Jupyter calls this).
  */
-import { MergelabError } from "../../kernel/errors.js";
+import { MergelabError } from "../../core/errors.js";
 
 const USAGE = `usage: mergelab kernel install [--user | --prefix DIR]
        mergelab kernel start --connection-file FILE
@@ -41,7 +41,7 @@ async function install(args: string[]): Promise<number> {
     else throw new MergelabError(`kernel install: unknown option '${a}'`);
   }
   if (user && prefix) throw new MergelabError("kernel install: --user and --prefix exclude each other");
-  const { installKernelSpecs } = await import("../../kernel/notebook/install.js");
+  const { installKernelSpecs } = await import("../../kernel/install.js");
   const { installed, linked } = installKernelSpecs({ user, prefix });
   for (const k of installed) process.stdout.write(`installed kernel spec '${k.name}' in ${k.dir}\n`);
   if (linked) process.stdout.write(`linked ${linked} -> package root (so tslab notebooks can import "mergelab")\n`);
@@ -57,7 +57,7 @@ async function start(args: string[]): Promise<number> {
     else throw new MergelabError(`kernel start: unknown option '${a}'`);
   }
   if (!file) throw new MergelabError("kernel start: --connection-file FILE is required");
-  const { startKernel } = await import("../../kernel/notebook/index.js");
+  const { startKernel } = await import("../../kernel/index.js");
   await startKernel(file);
   return 0;
 }

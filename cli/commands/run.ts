@@ -7,13 +7,13 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { MergelabError } from "../../kernel/errors.js";
-import type { Value } from "../../stdlib/spec.js";
-import { Dict } from "../../stdlib/spec.js";
+import { MergelabError } from "../../core/errors.js";
+import type { Value } from "../../core/values.js";
+import { Dict } from "../../core/values.js";
 import { Session, ScriptError, parse, formatValue, type Diagnostic, type Expr } from "../../dsl/index.js";
-import { didYouMean } from "../../dsl/diagnostics.js";
+import { didYouMean } from "../../core/suggest.js";
 import { ProgressReporter, progressMode } from "../progress.js";
-import { parseShard } from "../../kernel/engine/shard.js";
+import { parseShard } from "../../engine/shard.js";
 
 const USAGE = `usage: mergelab run FILE [OUT] [options]
 

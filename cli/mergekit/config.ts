@@ -6,6 +6,7 @@
  * filter entries (`- filter: self_attn / value: …`, first match wins).
  */
 import type { YamlDoc, YamlPath } from "./yaml.js";
+import { didYouMean } from "../../core/suggest.js";
 
 export interface Gradient {
   kind: "gradient";
@@ -60,36 +61,11 @@ export const TOP_LEVEL_KEYS = [
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const isNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
 
-/** Closest name by edit distance, for "did you mean". */
-export function suggest(name: string, candidates: readonly string[]): string {
-  let best = "";
-  let bestD = Infinity;
-  for (const c of candidates) {
-    const d = editDistance(name, c);
-    if (d < bestD) [best, bestD] = [c, d];
-  }
-  return bestD <= Math.max(2, Math.floor(name.length / 3)) ? ` (did you mean '${best}'?)` : "";
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length];
-}
-
 export function readConfig(doc: YamlDoc): MergekitConfig {
   const root = doc.value;
   if (!isRecord(root)) throw doc.error([], "a mergekit config is a mapping with at least 'merge_method' and 'models' or 'slices'");
   for (const k of Object.keys(root)) {
-    if (!(TOP_LEVEL_KEYS as readonly string[]).includes(k)) throw doc.error([k], `unknown key '${k}'${suggest(k, TOP_LEVEL_KEYS)}`, "key");
+    if (!(TOP_LEVEL_KEYS as readonly string[]).includes(k)) throw doc.error([k], `unknown key '${k}'${didYouMean(k, TOP_LEVEL_KEYS)}`, "key");
   }
   checkUnsupported(doc, root);
   if (typeof root.merge_method !== "string") throw doc.error(root.merge_method === undefined ? [] : ["merge_method"], "'merge_method' is required (e.g. merge_method: ties)");
@@ -148,7 +124,7 @@ function readSources(doc: YamlDoc, v: unknown, at: YamlPath, sliced: boolean): S
     const allowed = sliced ? ["model", "layer_range", "parameters"] : ["model", "parameters"];
     for (const k of Object.keys(entry)) {
       if (!allowed.includes(k)) {
-        const hint = k === "layer_range" ? " (layer ranges belong in 'slices:' sources)" : suggest(k, allowed);
+        const hint = k === "layer_range" ? " (layer ranges belong in 'slices:' sources)" : didYouMean(k, allowed);
         throw doc.error([...here, k], `unknown key '${k}'${hint}`, "key");
       }
     }
@@ -166,7 +142,7 @@ function readSlices(doc: YamlDoc, v: unknown): Slice[] {
     if (!isRecord(s)) throw doc.error(at, "expected '- sources:' with a list of '- model: PATH / layer_range: [START, END]'");
     for (const k of Object.keys(s)) {
       if (k === "base_model" || k === "residual_weight") throw doc.error([...at, k], `per-slice '${k}' is not supported yet`);
-      if (k !== "sources" && k !== "parameters") throw doc.error([...at, k], `unknown key '${k}'${suggest(k, ["sources", "parameters"])}`, "key");
+      if (k !== "sources" && k !== "parameters") throw doc.error([...at, k], `unknown key '${k}'${didYouMean(k, ["sources", "parameters"])}`, "key");
     }
     return { sources: readSources(doc, s.sources, [...at, "sources"], true), params: paramBlock(doc, s.parameters, [...at, "parameters"]), at };
   });

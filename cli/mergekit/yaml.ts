@@ -6,7 +6,7 @@
  * the key it is about, or at worst at an enclosing one.
  */
 import yaml from "js-yaml";
-import { MergelabError } from "../../kernel/errors.js";
+import { MergelabError } from "../../core/errors.js";
 
 export type YamlPath = ReadonlyArray<string | number>;
 export interface Position {

@@ -3,10 +3,11 @@
  * index.ts call, and what TypeScript notebooks and experiments/ use directly.
  */
 import path from "node:path";
-import { tf } from "../../kernel/runtime.js";
-import { MergelabError } from "../../kernel/errors.js";
-import { isModel, type ModelValue } from "../../kernel/engine/index.js";
-import { Dict, type CallContext, type FunctionSpec, type MimeBundle, type Value } from "../spec.js";
+import { tf } from "../../core/runtime.js";
+import { MergelabError } from "../../core/errors.js";
+import { isModel, type ModelValue } from "../../engine/index.js";
+import { type CallContext, type FunctionSpec } from "../spec.js";
+import { Dict, type MimeBundle, type Value } from "../../core/values.js";
 import { specs as methodSpecs } from "../methods/index.js";
 import { loadImages, type SplitName } from "./data.js";
 import { accuracy, normalized as normalizedScores, type Scores } from "./metrics.js";

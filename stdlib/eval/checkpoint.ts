@@ -1,14 +1,14 @@
 /**
  * Bridges between the three forms of a classifier:
- *   tfjs-layers model ──toWeights──▶ named tensors ──CheckpointWriter (kernel/io)──▶ safetensors dir
- *   safetensors dir ──loadModel (kernel/engine)──▶ ModelValue (lazy) ──materialize──▶ named tensors ──fromWeights──▶ layers model
+ *   tfjs-layers model ──toWeights──▶ named tensors ──CheckpointWriter (io)──▶ safetensors dir
+ *   safetensors dir ──loadModel (engine)──▶ ModelValue (lazy) ──materialize──▶ named tensors ──fromWeights──▶ layers model
  * Merges happen on ModelValues; evaluation runs the layers model.
  */
 import fs from "node:fs";
 import path from "node:path";
-import { tf } from "../../kernel/runtime.js";
-import { CheckpointWriter } from "../../kernel/io/index.js";
-import { loadModel, materialize, modelFromTensors, type ModelValue } from "../../kernel/engine/index.js";
+import { tf } from "../../core/runtime.js";
+import { CheckpointWriter } from "../../io/index.js";
+import { loadModel, materialize, modelFromTensors, type ModelValue } from "../../engine/index.js";
 import { fromWeights, toWeights, widthOf, type Weights } from "./model.js";
 
 /** Write a layers model as a checkpoint directory (model.safetensors + config.json), atomically. */

@@ -12,7 +12,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
-import { MergelabError } from "../../kernel/errors.js";
+import { MergelabError } from "../../core/errors.js";
 
 export const SIDE = 14;
 export const PIXELS = SIDE * SIDE;

@@ -11,9 +11,10 @@
  *   normalized(evaluate(m, tasks("held_out")), evaluate(z.base, tasks("held_out")))   # held-out, by the base
  */
 import path from "node:path";
-import { MergelabError } from "../../kernel/errors.js";
-import { isModel, loadModel, modelFromArrays, type ModelValue, type MemoryTensor } from "../../kernel/engine/index.js";
-import { Dict, type Args, type CallContext, type FunctionSpec, type Value } from "../spec.js";
+import { MergelabError } from "../../core/errors.js";
+import { isModel, loadModel, modelFromArrays, type ModelValue, type MemoryTensor } from "../../engine/index.js";
+import { type Args, type CallContext, type FunctionSpec } from "../spec.js";
+import { Dict, type Value } from "../../core/values.js";
 import { isCheckpoint } from "./checkpoint.js";
 import { defaultCacheDir, evaluate, expertReference, isTaskSet, mergeWith, normalized, scoresOf, tasks, TaskSet } from "./api.js";
 import { DEPTH, INPUT_DIM, OUTPUT_DIM, paramCount } from "./model.js";

@@ -5,8 +5,8 @@
  * Accuracy is the membership answer (logit[20] > 0) on a fixed, balanced set
  * of examples per task.
  */
-import { tf } from "../../kernel/runtime.js";
-import { MergelabError } from "../../kernel/errors.js";
+import { tf } from "../../core/runtime.js";
+import { MergelabError } from "../../core/errors.js";
 import type { ImageData, SplitName } from "./data.js";
 import { NUM_CLASSES } from "./data.js";
 import { evalExamples, type Task } from "./tasks.js";

@@ -8,8 +8,8 @@
  * `layers.N.weight` [out, in] and `layers.N.bias` [out], so `layers([...])`
  * schedules see the layer index.
  */
-import { tf } from "../../kernel/runtime.js";
-import { MergelabError } from "../../kernel/errors.js";
+import { tf } from "../../core/runtime.js";
+import { MergelabError } from "../../core/errors.js";
 import { PIXELS, NUM_CLASSES } from "./data.js";
 
 export const INPUT_DIM = PIXELS + NUM_CLASSES;

@@ -3,7 +3,7 @@
  * means over subsets/methods, the baselines, the chosen hyperparameters and
  * the findings, as Tables for display and plain rows for plot.
  */
-import { Table, type Value } from "../spec.js";
+import { Table, type Value } from "../../core/values.js";
 import { computeFindings, type FindingsInput } from "./findings.js";
 
 type Row = Record<string, unknown>;

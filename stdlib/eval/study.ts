@@ -11,14 +11,14 @@
  */
 import crypto from "node:crypto";
 import path from "node:path";
-import { tf } from "../../kernel/runtime.js";
-import { MergelabError } from "../../kernel/errors.js";
+import { tf } from "../../core/runtime.js";
+import { MergelabError } from "../../core/errors.js";
 import { loadImages, PER_CLASS } from "./data.js";
 import { buildModel, fromWeights, toWeights } from "./model.js";
 import { NUM_CLUSTERS, pools, selectTasks } from "./tasks.js";
 import { train, type Mixture } from "./train.js";
 import { isCheckpoint, loadClassifier, saveClassifier, toLayers } from "./checkpoint.js";
-import type { ModelValue } from "../../kernel/engine/index.js";
+import type { ModelValue } from "../../engine/index.js";
 
 export type BaseKind = "pretrained" | "instruction_tuned";
 export const BASE_KINDS: BaseKind[] = ["pretrained", "instruction_tuned"];

@@ -5,7 +5,7 @@
  *   fine-tune     one held-in cluster's questions (an expert), or all of them (multitask)
  * Loss per example: classMask · CE(softmax(logits[0:20]), y) + memberMask · BCE(σ(logit[20]), y ∈ S).
  */
-import { tf } from "../../kernel/runtime.js";
+import { tf } from "../../core/runtime.js";
 import type { ImageData } from "./data.js";
 import { NUM_CLASSES } from "./data.js";
 import { allocExamples, drawRow, putExample, rng, type Examples, type Task } from "./tasks.js";

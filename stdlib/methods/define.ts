@@ -6,11 +6,14 @@
  * expander's input nodes; every other parameter is resolved per tensor
  * (schedules → numbers, per-model lists → arrays) and range-checked.
  */
-import { MergelabError } from "../../kernel/errors.js";
-import type { Graph, Node } from "../../kernel/engine/ir.js";
-import { mapTensors, isModel, type ModelValue } from "../../kernel/engine/model.js";
-import { isSchedule, resolveParam, type Schedule, type TensorContext } from "../../kernel/engine/schedule.js";
-import type { Args, CallContext, Category, FunctionSpec, ParamSpec, ParamType, Range, Value } from "../spec.js";
+import { MergelabError } from "../../core/errors.js";
+import type { Graph, Node } from "../../engine/ir.js";
+import { mapTensors, isModel, type MergeStep, type ModelValue } from "../../engine/model.js";
+import { isSchedule, resolveParam, type Schedule, type TensorContext } from "../../engine/param-schedule.js";
+import type { Args, CallContext, Category, FunctionSpec, ParamSpec } from "../spec.js";
+import type { Value } from "../../core/values.js";
+import { formatValue } from "../../core/present.js";
+import { checkArgument, checkRange, describeValue, typesOf } from "../check.js";
 
 /** Input nodes by parameter name: a node for a `model` parameter, a list for `models`. */
 export type Inputs = Record<string, Node | Node[] | undefined>;
@@ -43,39 +46,16 @@ export interface MethodDefinition {
   compute(g: Graph, inputs: Inputs, t: TensorContext, params: Params, call: CallInfo): Node;
 }
 
-const isModelType = (p: ParamSpec) => types(p).some((x) => x === "model" || x === "models");
-const types = (p: ParamSpec): ParamType[] => (Array.isArray(p.type) ? p.type : [p.type]);
+const isModelType = (p: ParamSpec) => typesOf(p).some((x) => x === "model" || x === "models");
 
 /** A list of models from a `models` argument (a single model is a list of one). */
 export function asModels(v: Value | undefined, param: string): ModelValue[] {
   const list = Array.isArray(v) ? v : [v];
   if (list.length === 0) throw new MergelabError(`${param}: needs at least one model`, { param });
   for (const m of list) {
-    if (!isModel(m)) throw new MergelabError(`${param}: expected a model, got ${describe(m)}`, { param });
+    if (!isModel(m)) throw new MergelabError(`${param}: expected a model, got ${describeValue(m)}`, { param });
   }
   return list as ModelValue[];
-}
-
-function describe(v: unknown): string {
-  if (v === null || v === undefined) return "none";
-  if (Array.isArray(v)) return "a list";
-  return typeof v === "object" ? (v.constructor?.name ?? "object") : `${typeof v} ${JSON.stringify(v)}`;
-}
-
-/** Range check with a message naming the parameter (and the tensor when per-tensor). */
-export function checkRange(name: string, v: number, r: Range | undefined, tensor?: string): void {
-  if (!r || Number.isNaN(v)) {
-    if (Number.isNaN(v)) throw new MergelabError(`${name} must be a number, got NaN`, { param: name });
-    return;
-  }
-  const low = r.min !== undefined && (r.minExclusive ? v <= r.min : v < r.min);
-  const high = r.max !== undefined && (r.maxExclusive ? v >= r.max : v > r.max);
-  if (low || high) {
-    const lo = r.min === undefined ? "(-inf" : `${r.minExclusive ? "(" : "["}${r.min}`;
-    const hi = r.max === undefined ? "inf)" : `${r.max}${r.maxExclusive ? ")" : "]"}`;
-    const where = tensor ? ` for tensor '${tensor}'` : "";
-    throw new MergelabError(`${name} = ${v}${where} is outside ${lo}, ${hi}`, { param: name, tensor });
-  }
 }
 
 /** A number or schedule resolved for tensor t and range-checked. */
@@ -92,31 +72,22 @@ function resolveValue(p: ParamSpec, v: Value | undefined, t: TensorContext, coun
   }
   if (p.perModel && Array.isArray(v)) {
     if (v.length !== count) {
-      throw new MergelabError(`${p.name}: ${v.length} values for ${count} models`, { param: p.name });
+      throw new MergelabError(`${p.name} has ${v.length} values for ${count} models`, { param: p.name });
     }
     return v.map((x) => resolveNumber(p, x as number | Schedule, t));
   }
   return v;
 }
 
-/** Up-front checks of the arguments that do not depend on the tensor. */
+/** Up-front checks of the arguments that do not depend on the tensor: the one validator's rules. */
 function checkArgs(def: MethodDefinition, args: Args): void {
   for (const p of def.params) {
     const v = args[p.name];
     if (v === undefined || v === null) {
-      if (p.required) throw new MergelabError(`${def.name}: missing argument ${p.name}`, { param: p.name });
+      if (p.required) throw new MergelabError(`${def.name}() is missing the argument '${p.name}'`, { param: p.name });
       continue;
     }
-    if (typeof v === "number") checkRange(p.name, v, p.range);
-    if (p.perModel && Array.isArray(v)) {
-      for (const x of v) {
-        if (typeof x === "number") checkRange(p.name, x, p.range);
-        else if (!isSchedule(x)) throw new MergelabError(`${p.name}: expected numbers, got ${describe(x)}`, { param: p.name });
-      }
-    }
-    if (p.choices && typeof v === "string" && !p.choices.includes(v)) {
-      throw new MergelabError(`${p.name} must be one of ${p.choices.map((c) => JSON.stringify(c)).join(", ")}, got ${JSON.stringify(v)}`, { param: p.name });
-    }
+    if (!isModelType(p)) checkArgument(p, v);
   }
 }
 
@@ -132,7 +103,7 @@ export function applyMethod(def: MethodDefinition, args: Args): ModelValue {
   for (const p of modelParams) {
     const v = args[p.name];
     if (v === undefined || v === null) continue;
-    const list = types(p).includes("models") && !(types(p).includes("model") && isModel(v));
+    const list = typesOf(p).includes("models") && !(typesOf(p).includes("model") && isModel(v));
     const ms = list ? asModels(v, p.name) : asModels([v as Value], p.name);
     models[p.name] = list ? ms : ms[0];
     slots.push({ name: p.name, list, start: flat.length, count: ms.length });
@@ -144,7 +115,7 @@ export function applyMethod(def: MethodDefinition, args: Args): ModelValue {
   for (const p of def.params) {
     const v = args[p.name];
     if (p.perModel && Array.isArray(v) && v.length !== count) {
-      throw new MergelabError(`${p.name}: ${v.length} values for ${count} models`, { param: p.name });
+      throw new MergelabError(`${p.name} has ${v.length} values for ${count} models`, { param: p.name });
     }
   }
   const call: CallInfo = { id: `${def.name}#${calls++}`, models };
@@ -160,8 +131,22 @@ export function applyMethod(def: MethodDefinition, args: Args): ModelValue {
       for (const p of def.params) if (!isModelType(p)) params[p.name] = resolveValue(p, args[p.name], t, count);
       return def.compute(g, inputs, t, params, call);
     },
-    { label, carryFrom: primary.start, origin: flat[primary.start].origin },
+    { label, carryFrom: primary.start, origin: flat[primary.start].origin, step: stepOf(def, args, models) },
   );
+}
+
+/** The call as the model card shows it: models by label, every other argument spelled as in the language. */
+function stepOf(def: MethodDefinition, args: Args, models: CallInfo["models"]): MergeStep {
+  const base = models.base;
+  const merged = Object.entries(models).filter(([k]) => k !== "base").flatMap(([, v]) => (v === undefined ? [] : Array.isArray(v) ? v : [v]));
+  return {
+    name: def.name,
+    kind: (def.category ?? "method") === "method" ? "method" : "block",
+    paper: def.paper,
+    models: merged.map((m) => m.label),
+    base: base && !Array.isArray(base) ? base.label : undefined,
+    params: def.params.filter((p) => !isModelType(p) && args[p.name] !== undefined && args[p.name] !== null).map((p) => [p.name, formatValue(args[p.name], true)] as const),
+  };
 }
 
 /** The FunctionSpec of a method definition (what the registry lists). */

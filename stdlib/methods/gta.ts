@@ -9,11 +9,11 @@
  *   ties:  γ = sign⁺(Σ u_i);  δ = Σ_{sign u_i = γ} u_i  (÷ Σ_{agreeing} w_i when normalize)
  *   result = b + λ·δ
  */
-import { MergelabError } from "../../kernel/errors.js";
-import type { Graph, Node } from "../../kernel/engine/ir.js";
-import type { ModelValue } from "../../kernel/engine/model.js";
-import { isSchedule, type TensorContext } from "../../kernel/engine/schedule.js";
-import { isComputedFloat } from "../../kernel/io/dtypes.js";
+import { MergelabError } from "../../core/errors.js";
+import type { Graph, Node } from "../../engine/ir.js";
+import type { ModelValue } from "../../engine/model.js";
+import { isSchedule, type TensorContext } from "../../engine/param-schedule.js";
+import { isComputedFloat } from "../../io/dtypes.js";
 import type { FunctionSpec, ParamSpec } from "../spec.js";
 import { methodSpec, type MethodDefinition } from "./define.js";
 import * as P from "./params.js";

@@ -3,7 +3,7 @@
  * Σ w_i·x_i / Σ w_i (no division when normalize = false; left undivided when
  * |Σ w_i| < 1e-8, as mergekit does).
  */
-import type { Graph, Node } from "../../kernel/engine/ir.js";
+import type { Graph, Node } from "../../engine/ir.js";
 import type { FunctionSpec } from "../spec.js";
 import { methodSpec, type MethodDefinition } from "./define.js";
 import * as P from "./params.js";

@@ -4,9 +4,9 @@
  *   (each cos = d_i·d_j / max(‖d_i‖‖d_j‖, 1e-6), clamped to [−1, 1]),
  *   t = N·c / (1 + (N − 1)·c), result = t·mean(x_i) + (1 − t)·b.
  */
-import type { Graph, Node } from "../../kernel/engine/ir.js";
-import { MergelabError } from "../../kernel/errors.js";
-import type { ModelValue } from "../../kernel/engine/model.js";
+import type { Graph, Node } from "../../engine/ir.js";
+import { MergelabError } from "../../core/errors.js";
+import type { ModelValue } from "../../engine/model.js";
 import type { FunctionSpec } from "../spec.js";
 import { methodSpec, type MethodDefinition } from "./define.js";
 import * as P from "./params.js";

@@ -1,5 +1,5 @@
 /** passthrough: copy a model's tensors, optionally scaled (x·scale; a schedule scales layer by layer). */
-import type { Node } from "../../kernel/engine/ir.js";
+import type { Node } from "../../engine/ir.js";
 import type { FunctionSpec } from "../spec.js";
 import { methodSpec, type MethodDefinition } from "./define.js";
 import * as step from "./steps.js";

@@ -7,7 +7,7 @@
  * Dot products and norms sum the finite float32 products (an Inf element does
  * not turn the whole tensor into NaN).
  */
-import type { Graph, Node } from "../../kernel/engine/ir.js";
+import type { Graph, Node } from "../../engine/ir.js";
 import type { FunctionSpec } from "../spec.js";
 import { methodSpec, type MethodDefinition } from "./define.js";
 import * as step from "./steps.js";

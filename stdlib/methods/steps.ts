@@ -8,7 +8,7 @@
  * task vector d = x − b; trim keeps the largest |d|; electSign picks the sign
  * of Σ w·τ; disjointMean averages the values that agree with it.
  */
-import type { Graph, Node } from "../../kernel/engine/ir.js";
+import type { Graph, Node } from "../../engine/ir.js";
 
 type Operand = Node | number;
 

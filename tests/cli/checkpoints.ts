@@ -1,7 +1,7 @@
 /** Test helpers for the CLI tests: fixture workspaces and tensor-by-tensor comparison of outputs. */
 import fs from "node:fs";
 import path from "node:path";
-import { openCheckpoint } from "../../kernel/io/checkpoint.js";
+import { openCheckpoint } from "../../io/checkpoint.js";
 import { fixtures, tempDir } from "../helpers.js";
 
 /**

@@ -8,10 +8,10 @@ import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { expected, repoRoot, runCli } from "../helpers.js";
 import { mergekitToScript, translateMergekit } from "../../cli/mergekit.js";
-import { CheckpointWriter, openCheckpoint } from "../../kernel/io/index.js";
+import { CheckpointWriter, openCheckpoint } from "../../io/index.js";
 import { formatError } from "../../cli/format.js";
 import { run as runVerb } from "../../cli/commands/run.js";
-import { MergelabError } from "../../kernel/errors.js";
+import { MergelabError } from "../../core/errors.js";
 import { fixtureWorkspace, floats, readTensors, tensorDifferences } from "./checkpoints.js";
 
 const configs = path.join(repoRoot, "tests/cli/mergekit");

@@ -7,7 +7,8 @@ import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
 import { repoRoot, runCli } from "../helpers.js";
-import { ProgressReporter, formatBytes, formatDuration, progressMode, type ProgressEvent } from "../../cli/progress.js";
+import { ProgressReporter, formatDuration, progressMode, type ProgressEvent } from "../../cli/progress.js";
+import { formatBytes } from "../../core/present.js";
 import { fixtureWorkspace } from "./checkpoints.js";
 
 function sink(isTTY = false) {
@@ -81,8 +82,8 @@ describe("ProgressReporter", () => {
   });
 
   it("formats sizes and durations", () => {
-    expect(formatBytes(999)).toBe("999 B");
-    expect(formatBytes(1536e6)).toBe("1.54 GB");
+    expect(formatBytes(999, 2)).toBe("999 B");
+    expect(formatBytes(1536e6, 2)).toBe("1.54 GB");
     expect(formatDuration(59.6)).toBe("1:00");
     expect(formatDuration(3725)).toBe("1:02:05");
     expect(formatDuration(NaN)).toBe("?");

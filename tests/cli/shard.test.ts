@@ -8,7 +8,7 @@ import path from "node:path";
 import { spawn } from "node:child_process";
 import { beforeAll, describe, expect, it } from "vitest";
 import { repoRoot, runCli } from "../helpers.js";
-import { assignShards, parseShard } from "../../kernel/engine/shard.js";
+import { assignShards, parseShard } from "../../engine/shard.js";
 import { finalize } from "../../cli/commands/finalize.js";
 import { run as runScript } from "../../dsl/index.js";
 import { fixtureWorkspace, readTensors, tensorDifferences } from "./checkpoints.js";

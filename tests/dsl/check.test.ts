@@ -1,12 +1,12 @@
 /**
  * The checker against real checkpoints on disk: every mistake is reported at
- * the right FILE:LINE:COL before any tensor data is read (kernel/io's read
+ * the right FILE:LINE:COL before any tensor data is read (io's read
  * counters stay put), and a correct script checks clean.
  */
 import fs from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { check, Session } from "../../dsl/index.js";
-import { ioCounters } from "../../kernel/io/index.js";
+import { ioCounters } from "../../io/index.js";
 import { makeWorkspace } from "./workspace.js";
 
 const ws = makeWorkspace();

@@ -10,7 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { check, renderDiagnostics } from "../../dsl/index.js";
-import { ioCounters } from "../../kernel/io/index.js";
+import { ioCounters } from "../../io/index.js";
 import { makeWorkspace } from "./workspace.js";
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), "golden");

@@ -7,13 +7,14 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { Session, ScriptError, createMx, Closure, formatValue, displayValue } from "../../dsl/index.js";
-import { Dict, Table } from "../../stdlib/spec.js";
-import { isModel, modelFromTensors, type ModelValue } from "../../kernel/engine/model.js";
-import { materializeArrays } from "../../kernel/engine/exec/index.js";
-import { isSchedule } from "../../kernel/engine/schedule.js";
-import { tf } from "../../kernel/runtime.js";
-import { ioCounters, openCheckpoint } from "../../kernel/io/index.js";
+import { Session, ScriptError, createMx, Closure, formatValue } from "../../dsl/index.js";
+import { valueToMimeBundle as displayValue } from "../../core/present.js";
+import { Dict, Table } from "../../core/values.js";
+import { isModel, modelFromTensors, type ModelValue } from "../../engine/model.js";
+import { materializeArrays } from "../../engine/exec/index.js";
+import { isSchedule } from "../../engine/param-schedule.js";
+import { tf } from "../../core/runtime.js";
+import { ioCounters, openCheckpoint } from "../../io/index.js";
 import { expected } from "../helpers.js";
 import { glob } from "../../stdlib/builtins.js";
 import { makeWorkspace } from "./workspace.js";
@@ -268,9 +269,10 @@ describe("notebook helpers", () => {
   it("formats values for display", () => {
     expect(formatValue([1, "a", new Dict(new Map([["k", 0.5]]))])).toBe('[1, "a", {k: 0.5}]');
     const t = new Table(["k", "acc"], [[0.1, 0.5], [0.2, null]]);
+    // one presenter: print(), the CLI and notebooks show a table the same way (numbers right-aligned, a missing cell blank)
     expect(displayValue(t)).toEqual({
-      "text/plain": "k    acc\n---  ----\n0.1  0.5\n0.2  none",
-      "text/html": '<table class="mergelab-table"><tr><th>k</th><th>acc</th></tr><tr><td>0.1</td><td>0.5</td></tr><tr><td>0.2</td><td>none</td></tr></table>',
+      "text/plain": "  k  acc\n───  ───\n0.1  0.5\n0.2",
+      "text/html": '<table class="mergelab-table">\n<thead><tr><th>k</th><th>acc</th></tr></thead>\n<tbody>\n<tr><td style="text-align:right">0.1</td><td style="text-align:right">0.5</td></tr>\n<tr><td style="text-align:right">0.2</td><td></td></tr>\n</tbody>\n</table>',
     });
     expect(displayValue(2)).toEqual({ "text/plain": "2" });
   });

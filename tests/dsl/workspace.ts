@@ -21,7 +21,7 @@ export const TINY_LLAMA: Record<string, number[]> = {
   "model.norm.weight": [8],
 };
 
-/** A minimal F32 safetensors writer (independent of kernel/io), values i/1000. */
+/** A minimal F32 safetensors writer (independent of io), values i/1000. */
 export function writeF32Safetensors(file: string, tensors: Record<string, number[]>): void {
   const header: Record<string, unknown> = {};
   let offset = 0;

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { invoke } from "../../stdlib/methods/define.js";
 import { specs } from "../../stdlib/analysis.js";
-import { Table, type Value } from "../../stdlib/spec.js";
+import { Table, type Value } from "../../core/values.js";
 import { makeFixture, tiny, values, type Fixture } from "./methods/harness.js";
 import { SHAPES } from "./methods/st.js";
 

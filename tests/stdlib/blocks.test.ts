@@ -4,13 +4,13 @@
  */
 import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { combine, layers, type ModelValue, type Node } from "../../kernel/engine/index.js";
+import { combine, layers, type ModelValue, type Node } from "../../engine/index.js";
 import { lookup as registryLookup } from "../../stdlib/registry.js";
 import { defineMethod } from "../../stdlib/define.js";
 import { invoke } from "../../stdlib/methods/define.js";
-import type { Value } from "../../stdlib/spec.js";
+import type { Value } from "../../core/values.js";
 import { check, Session } from "../../dsl/index.js";
-import { isModel } from "../../kernel/engine/model.js";
+import { isModel } from "../../engine/model.js";
 import { fixtures } from "../helpers.js";
 import { compute, computeF32, makeFixture, run, tiny, type Fixture } from "./methods/harness.js";
 
@@ -246,7 +246,7 @@ describe("defineMethod", () => {
     expect(spec.category).toBe("method");
     const out = await compute(invoke(spec, { x: tiny({ w: [4, 8] }, "x"), base: tiny({ w: [0, 2] }, "b") }) as ModelValue);
     expect(Array.from(out.w)).toEqual([2, 5]);
-    expect(() => invoke(spec, { x: tiny({ w: [1] }, "x"), base: tiny({ w: [1] }, "b"), t: 2 })).toThrow(/t = 2 is outside \[0, 1\]/);
+    expect(() => invoke(spec, { x: tiny({ w: [1] }, "x"), base: tiny({ w: [1] }, "b"), t: 2 })).toThrow(/t must be in \[0, 1\], got 2/);
     expect(() => defineMethod({ ...spec, name: "bad name", compute: () => { throw new Error(); } })).toThrow(/not a valid name/);
   });
 });

@@ -1,8 +1,9 @@
 import { describe, expect, it, beforeEach } from "vitest";
 import { plot, Figure, specs, recordsToTable } from "../../stdlib/plot.js";
-import { Dict, Table, type CallContext, type MimeBundle } from "../../stdlib/spec.js";
-import { MergelabError } from "../../kernel/errors.js";
-import { PLOTLY_MIME, withPlotlyOnce, resetPlotlySession } from "../../kernel/notebook/plotly.js";
+import { type CallContext } from "../../stdlib/spec.js";
+import { Dict, Table, type MimeBundle } from "../../core/values.js";
+import { MergelabError } from "../../core/errors.js";
+import { PLOTLY_MIME, withPlotlyOnce, resetPlotlySession } from "../../core/plotly.js";
 
 const sweep = new Table(
   ["method", "k", "acc"],

@@ -3,7 +3,7 @@ import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { run, ScriptError } from "../../dsl/index.js";
 import { sliceLayers, stackLayers } from "../../stdlib/stack.js";
-import { loadModel } from "../../kernel/engine/model.js";
+import { loadModel } from "../../engine/model.js";
 import { fixtureWorkspace } from "../cli/checkpoints.js";
 
 let work: string;

@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli } from "../../helpers.js";
-import { openCheckpoint } from "../../../kernel/io/index.js";
+import { openCheckpoint } from "../../../io/index.js";
 import { makeWorkspace } from "../../dsl/workspace.js";
 
 const ws = makeWorkspace();

@@ -2,11 +2,11 @@ import { describe, expect, it } from "vitest";
 import fs from "node:fs";
 import path from "node:path";
 import { tempDir } from "../../helpers.js";
-import { initRuntime, tf } from "../../../kernel/runtime.js";
-import { readSafetensorsHeader } from "../../../kernel/io/index.js";
+import { initRuntime, tf } from "../../../core/runtime.js";
+import { readSafetensorsHeader } from "../../../io/index.js";
 import { buildModel, fromWeights, INPUT_DIM, paramCount, toWeights } from "../../../stdlib/eval/model.js";
 import { fromLayers, loadClassifier, saveClassifier, toLayers } from "../../../stdlib/eval/checkpoint.js";
-import { MergelabError } from "../../../kernel/errors.js";
+import { MergelabError } from "../../../core/errors.js";
 
 describe("layers model ↔ safetensors ↔ ModelValue", () => {
   it("round-trips bit for bit, with PyTorch names and layout", async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { run, check } from "../../../dsl/session.js";
 import { lookup } from "../../../stdlib/registry.js";
-import { Dict } from "../../../stdlib/spec.js";
+import { Dict } from "../../../core/values.js";
 import { expertSubsets, PROFILES } from "../../../stdlib/eval/study.js";
 import type { TaskSet } from "../../../stdlib/eval/api.js";
 import { pools } from "../../../stdlib/eval/tasks.js";

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { Dict } from "../../../stdlib/spec.js";
+import { Dict } from "../../../core/values.js";
 import { normalized, tasks } from "../../../stdlib/eval/api.js";
 import { pools, NUM_CLUSTERS } from "../../../stdlib/eval/tasks.js";
 import { expertSubsets } from "../../../stdlib/eval/study.js";
-import { MergelabError } from "../../../kernel/errors.js";
+import { MergelabError } from "../../../core/errors.js";
 
 describe("task pools", () => {
   it("are disjoint: no class set in two pools", () => {

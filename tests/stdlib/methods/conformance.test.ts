@@ -7,11 +7,12 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadModel, type ModelValue } from "../../../kernel/engine/index.js";
-import { saveModel } from "../../../kernel/engine/exec/index.js";
+import { loadModel, type ModelValue } from "../../../engine/index.js";
+import { saveModel } from "../../../engine/exec/index.js";
 import { specs as methodSpecs } from "../../../stdlib/methods/index.js";
 import { invoke } from "../../../stdlib/methods/define.js";
-import type { FunctionSpec, Value } from "../../../stdlib/spec.js";
+import type { FunctionSpec } from "../../../stdlib/spec.js";
+import type { Value } from "../../../core/values.js";
 import { expected, fixtures, tempDir } from "../../helpers.js";
 import { readSafetensors } from "./st.js";
 

@@ -1,12 +1,12 @@
 /** Shared test harness: write random checkpoints, run a method by name, read results as float64. */
 import path from "node:path";
-import { loadModel, modelFromArrays, type ModelValue, type MemoryTensor } from "../../../kernel/engine/index.js";
-import { materializeArrays, type ExecOptions } from "../../../kernel/engine/exec/index.js";
+import { loadModel, modelFromArrays, type ModelValue, type MemoryTensor } from "../../../engine/index.js";
+import { materializeArrays, type ExecOptions } from "../../../engine/exec/index.js";
 import { invoke } from "../../../stdlib/methods/define.js";
 import { specs as methodSpecs } from "../../../stdlib/methods/index.js";
 import { specs as blockSpecs } from "../../../stdlib/blocks.js";
 import { specs as analysisSpecs } from "../../../stdlib/analysis.js";
-import type { Value } from "../../../stdlib/spec.js";
+import type { Value } from "../../../core/values.js";
 import { tempDir } from "../../helpers.js";
 import { randomModel, writeSafetensors, type TestDType, type TestTensor } from "./st.js";
 

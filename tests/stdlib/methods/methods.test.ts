@@ -5,9 +5,9 @@
  */
 import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { layers, match } from "../../../kernel/engine/index.js";
-import { randAt, randKey } from "../../../kernel/engine/ir.js";
-import type { Value } from "../../../stdlib/spec.js";
+import { layers, match } from "../../../engine/index.js";
+import { randAt, randKey } from "../../../engine/ir.js";
+import type { Value } from "../../../core/values.js";
 import * as ref from "./reference.js";
 import { compute, makeFixture, run, tiny, values, worstError, type Fixture } from "./harness.js";
 import { SHAPES, type TestDType } from "./st.js";
@@ -117,8 +117,8 @@ describe("hand-computed cases", () => {
 
   it("bad arguments are MergelabErrors naming the parameter", () => {
     const x = tiny({ w: [1] }, "x");
-    expect(() => run("ties", { xs: [x], base: x, k: 1.5 })).toThrow(/k = 1.5 is outside \(0, 1\]/);
-    expect(() => run("ties", { xs: [x], base: x, weights: [1, 2] })).toThrow(/weights: 2 values for 1 models/);
+    expect(() => run("ties", { xs: [x], base: x, k: 1.5 })).toThrow(/k must be in \(0, 1\], got 1.5/);
+    expect(() => run("ties", { xs: [x], base: x, weights: [1, 2] })).toThrow(/weights has 2 values for 1 models/);
     expect(() => run("model_stock", { xs: [x], base: x })).toThrow(/at least 2 experts/);
     expect(() => run("della", { xs: [x], base: x, k: 0.1, ε: 0.2 })).toThrow(/k − ε/);
     expect(() => run("ties", { xs: [x], base: x, scope: "layer" })).toThrow(/scope must be one of/);

@@ -7,9 +7,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadModel } from "../../../kernel/engine/index.js";
-import { saveModel } from "../../../kernel/engine/exec/index.js";
-import type { Value } from "../../../stdlib/spec.js";
+import { loadModel } from "../../../engine/index.js";
+import { saveModel } from "../../../engine/exec/index.js";
+import type { Value } from "../../../core/values.js";
 import { tempDir } from "../../helpers.js";
 import { computeF32, makeFixture, run, worstError, type Fixture } from "./harness.js";
 import { readSafetensors, writeSafetensors } from "./st.js";

@@ -4,7 +4,7 @@
  * production graph builders except the counter-based generator (randKey /
  * randAt from ir.ts), so random masks are the same draws.
  */
-import { randAt, randKey } from "../../../kernel/engine/ir.js";
+import { randAt, randKey } from "../../../engine/ir.js";
 
 export type Vec = Float64Array;
 

@@ -1,0 +1,286 @@
+/**
+ * A checkpoint opened for streaming: every header validated up front (nothing
+ * reads tensor data until asked), then synchronous positioned reads of byte
+ * ranges — never whole files, so a 10 GB tensor needs only a chunk of memory.
+ *
+ * Accepts a Hugging Face directory (`model.safetensors`, or shards plus
+ * `model.safetensors.index.json`) or a single `.safetensors` file. Pickled
+ * checkpoints are refused. Works in worker threads: `describe()` gives a plain
+ * serializable object and `Checkpoint.fromDescription()` reopens it without
+ * re-validating.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { MergelabError } from "../core/errors.js";
+import { decode16, decodeToF32, DTYPES, type DType } from "./dtypes.js";
+import { ioCounters, PICKLE_ADVICE, preadExact, readSafetensorsHeader, type SafetensorsHeader, type TensorInfo } from "./safetensors.js";
+
+export const INDEX_FILE = "model.safetensors.index.json";
+export const SINGLE_FILE = "model.safetensors";
+const PICKLE_EXT = /\.(bin|pt|pth|ckpt|pkl|pickle)$/i;
+
+export interface CheckpointFile {
+  path: string;
+  size: number;
+  headerLength: number;
+  /** sha256 of the file's header (provenance). */
+  sha256: string;
+}
+
+/** Plain data: everything needed to reopen a checkpoint (e.g. in a worker) without re-validating. */
+export interface CheckpointDescription {
+  path: string;
+  files: CheckpointFile[];
+  tensors: TensorInfo[];
+  metadata: Record<string, string>;
+  /** `metadata` of model.safetensors.index.json (sharded checkpoints), e.g. total_size. */
+  indexMetadata: Record<string, unknown>;
+}
+
+export interface ReadStats {
+  rangeReads: number;
+  bytesRead: number;
+}
+
+/** Tensor-name order for listings and outputs: numbers in names compare numerically (layers.2 < layers.10). */
+export function compareTensorNames(a: string, b: string): number {
+  const pa = a.split(/(\d+)/);
+  const pb = b.split(/(\d+)/);
+  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
+    if (pa[i] === pb[i]) continue;
+    if (i % 2 === 1) {
+      const d = Number(pa[i]) - Number(pb[i]);
+      if (d !== 0) return d;
+    }
+    return pa[i] < pb[i] ? -1 : 1;
+  }
+  return pa.length - pb.length;
+}
+
+export class Checkpoint {
+  readonly path: string;
+  readonly files: readonly CheckpointFile[];
+  /** In compareTensorNames order. */
+  readonly tensors: readonly TensorInfo[];
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly indexMetadata: Readonly<Record<string, unknown>>;
+  readonly stats: ReadStats = { rangeReads: 0, bytesRead: 0 };
+  private readonly byName: Map<string, TensorInfo>;
+  private readonly fds = new Map<string, number>();
+
+  private constructor(d: CheckpointDescription) {
+    this.path = d.path;
+    this.files = d.files;
+    this.tensors = d.tensors;
+    this.metadata = d.metadata;
+    this.indexMetadata = d.indexMetadata;
+    this.byName = new Map(d.tensors.map((t) => [t.name, t]));
+  }
+
+  /** Reopen from `describe()` output (in a worker thread): no validation, files opened on first read. */
+  static fromDescription(d: CheckpointDescription): Checkpoint {
+    return new Checkpoint(d);
+  }
+
+  /** @internal use openCheckpoint() */
+  static fromValidated(d: CheckpointDescription): Checkpoint {
+    return new Checkpoint(d);
+  }
+
+  describe(): CheckpointDescription {
+    return { path: this.path, files: [...this.files], tensors: [...this.tensors], metadata: { ...this.metadata }, indexMetadata: { ...this.indexMetadata } };
+  }
+
+  /** sha256 of each file's header, keyed by file path. */
+  get headerHashes(): Record<string, string> {
+    return Object.fromEntries(this.files.map((f) => [f.path, f.sha256]));
+  }
+
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+
+  tensor(name: string): TensorInfo {
+    const t = this.byName.get(name);
+    if (!t) throw new MergelabError(`${this.path}: no tensor '${name}'`, { file: this.path, tensor: name });
+    return t;
+  }
+
+  /**
+   * Elements [startElem, startElem + count) of tensor `name`, decoded to
+   * float32 (exact for F32/F16/BF16). Fills and returns `out` when given
+   * (at least `count` long), else a new array.
+   */
+  readF32(name: string, startElem: number, count: number, out?: Float32Array): Float32Array {
+    const t = this.tensor(name);
+    this.checkRange(t, startElem, count, t.numel, "elements");
+    if (out && out.length < count) throw new RangeError(`output buffer holds ${out.length} elements, ${count} requested`);
+    const dest = out ? out.subarray(0, count) : new Float32Array(count);
+    const size = DTYPES[t.dtype].size;
+    const position = t.offset + startElem * size;
+    if (t.dtype === "F32") {
+      this.pread(t, new Uint8Array(dest.buffer, dest.byteOffset, count * 4), position);
+    } else if (t.dtype === "BF16" || t.dtype === "F16") {
+      decode16(t.dtype, count, dest, (bytes, first) => this.pread(t, bytes, position + 2 * first));
+    } else {
+      const raw = new Uint8Array(count * size);
+      this.pread(t, raw, position);
+      decodeToF32(t.dtype, raw, count, dest);
+    }
+    return dest;
+  }
+
+  /** Bytes [startByte, startByte + byteCount) of tensor `name`'s data, unchanged. */
+  readRaw(name: string, startByte: number, byteCount: number, out?: Uint8Array): Uint8Array {
+    const t = this.tensor(name);
+    this.checkRange(t, startByte, byteCount, t.byteLength, "bytes");
+    if (out && out.length < byteCount) throw new RangeError(`output buffer holds ${out.length} bytes, ${byteCount} requested`);
+    const dest = out ? out.subarray(0, byteCount) : new Uint8Array(byteCount);
+    this.pread(t, dest, t.offset + startByte);
+    return dest;
+  }
+
+  close(): void {
+    for (const fd of this.fds.values()) fs.closeSync(fd);
+    this.fds.clear();
+  }
+
+  private checkRange(t: TensorInfo, start: number, count: number, limit: number, unit: string): void {
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(count) || start < 0 || count < 0 || start + count > limit) {
+      throw new RangeError(`${t.file}: tensor '${t.name}': ${unit} [${start}, ${start + count}) out of range (${limit})`);
+    }
+  }
+
+  private pread(t: TensorInfo, dest: Uint8Array, position: number): void {
+    if (dest.length === 0) return;
+    let fd = this.fds.get(t.file);
+    if (fd === undefined) {
+      try {
+        fd = fs.openSync(t.file, "r");
+      } catch (e) {
+        throw new MergelabError(`${t.file}: cannot open: ${(e as Error).message}`, { file: t.file, tensor: t.name });
+      }
+      this.fds.set(t.file, fd);
+    }
+    preadExact(fd, t.file, dest, position);
+    this.stats.rangeReads++;
+    this.stats.bytesRead += dest.length;
+    ioCounters.dataReads++;
+    ioCounters.dataBytes += dest.length;
+  }
+}
+
+/** Open and validate a checkpoint directory or .safetensors file; reads headers only. */
+export function openCheckpoint(p: string): Checkpoint {
+  const abs = path.resolve(p);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(abs);
+  } catch {
+    throw new MergelabError(`${abs}: no such checkpoint (file or directory not found)`, { file: abs });
+  }
+  if (st.isDirectory()) return openDirectory(abs);
+  if (PICKLE_EXT.test(abs)) throw new MergelabError(`${abs}: pickled PyTorch checkpoint refused. ${PICKLE_ADVICE}`, { file: abs });
+  const h = readSafetensorsHeader(abs);
+  return Checkpoint.fromValidated(assemble(abs, [h], {}));
+}
+
+function openDirectory(dir: string): Checkpoint {
+  const names = fs.readdirSync(dir);
+  if (names.includes(INDEX_FILE)) return openSharded(dir);
+  if (names.includes(SINGLE_FILE)) {
+    return Checkpoint.fromValidated(assemble(dir, [readSafetensorsHeader(path.join(dir, SINGLE_FILE))], {}));
+  }
+  const safetensors = names.filter((n) => n.endsWith(".safetensors"));
+  if (safetensors.length === 1) {
+    return Checkpoint.fromValidated(assemble(dir, [readSafetensorsHeader(path.join(dir, safetensors[0]))], {}));
+  }
+  if (safetensors.length > 1) {
+    throw new MergelabError(`${dir}: ${safetensors.length} .safetensors files but no ${INDEX_FILE} saying which tensors each holds`, { file: dir });
+  }
+  const pickles = names.filter((n) => PICKLE_EXT.test(n) || n === "pytorch_model.bin.index.json");
+  if (pickles.length > 0) {
+    throw new MergelabError(`${dir}: only pickled PyTorch weights here (${pickles.join(", ")}), refused. ${PICKLE_ADVICE}`, { file: dir });
+  }
+  throw new MergelabError(`${dir}: no model weights (expected ${SINGLE_FILE} or shards with ${INDEX_FILE})`, { file: dir });
+}
+
+interface ShardIndex {
+  metadata: Record<string, unknown>;
+  weightMap: Map<string, string>;
+}
+
+function readIndex(file: string): ShardIndex {
+  let json: unknown;
+  try {
+    json = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new MergelabError(`${file}: not valid JSON (${(e as Error).message})`, { file });
+  }
+  const obj = json as Record<string, unknown>;
+  const wm = obj?.weight_map;
+  if (wm === null || typeof wm !== "object" || Array.isArray(wm)) {
+    throw new MergelabError(`${file}: no "weight_map" object`, { file });
+  }
+  const weightMap = new Map<string, string>();
+  for (const [tensor, shard] of Object.entries(wm)) {
+    if (typeof shard !== "string" || shard === "" || shard !== path.basename(shard) || shard === "..") {
+      throw new MergelabError(`${file}: tensor '${tensor}' maps to ${JSON.stringify(shard)}, not a file name in the checkpoint directory`, { file, tensor });
+    }
+    weightMap.set(tensor, shard);
+  }
+  const meta = obj.metadata;
+  return { metadata: meta && typeof meta === "object" && !Array.isArray(meta) ? (meta as Record<string, unknown>) : {}, weightMap };
+}
+
+function openSharded(dir: string): Checkpoint {
+  const indexFile = path.join(dir, INDEX_FILE);
+  const index = readIndex(indexFile);
+  const shardNames = [...new Set(index.weightMap.values())].sort();
+  for (const shard of shardNames) {
+    const file = path.join(dir, shard);
+    if (!fs.existsSync(file)) {
+      const tensor = [...index.weightMap].find(([, s]) => s === shard)![0];
+      throw new MergelabError(`${file}: shard missing (${INDEX_FILE} puts tensor '${tensor}' in it)`, { file, tensor });
+    }
+  }
+  const headers = shardNames.map((s) => readSafetensorsHeader(path.join(dir, s)));
+  for (const h of headers) {
+    const here = new Set(h.tensors.map((t) => t.name));
+    for (const t of h.tensors) {
+      if (index.weightMap.get(t.name) !== path.basename(h.file)) {
+        const where = index.weightMap.get(t.name);
+        throw new MergelabError(
+          `${h.file}: tensor '${t.name}' is in this shard but ${where ? `${INDEX_FILE} puts it in ${where}` : `not in ${INDEX_FILE}`}`,
+          { file: h.file, tensor: t.name },
+        );
+      }
+    }
+    for (const [tensor, shard] of index.weightMap) {
+      if (shard === path.basename(h.file) && !here.has(tensor)) {
+        throw new MergelabError(`${h.file}: ${INDEX_FILE} names tensor '${tensor}' in this shard, but the shard has no such tensor`, { file: h.file, tensor });
+      }
+    }
+  }
+  return Checkpoint.fromValidated(assemble(dir, headers, index.metadata));
+}
+
+function assemble(root: string, headers: SafetensorsHeader[], indexMetadata: Record<string, unknown>): CheckpointDescription {
+  const seen = new Map<string, string>();
+  const tensors: TensorInfo[] = [];
+  const metadata: Record<string, string> = {};
+  for (const h of headers) {
+    for (const t of h.tensors) {
+      const other = seen.get(t.name);
+      if (other) throw new MergelabError(`${h.file}: tensor '${t.name}' also appears in ${other}`, { file: h.file, tensor: t.name });
+      seen.set(t.name, h.file);
+      tensors.push(t);
+    }
+    for (const [k, v] of Object.entries(h.metadata)) if (!(k in metadata)) metadata[k] = v;
+  }
+  tensors.sort((a, b) => compareTensorNames(a.name, b.name));
+  const files = headers.map((h) => ({ path: h.file, size: h.fileSize, headerLength: h.headerLength, sha256: h.sha256 }));
+  return { path: root, files, tensors, metadata, indexMetadata };
+}
+
+export type { DType };

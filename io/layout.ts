@@ -1,0 +1,169 @@
+/**
+ * Output layout: which file each tensor goes to and where (one
+ * model.safetensors below the shard size, else model-0000i-of-0000N shards),
+ * the safetensors header bytes of each file, and positioned chunk writes by
+ * layout — plain data, so any worker thread can write its chunks.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { MergelabError } from "../core/errors.js";
+import { compareTensorNames, SINGLE_FILE } from "./checkpoint.js";
+import { DTYPES, encodeChunks, type DType } from "./dtypes.js";
+
+export interface OutputTensor {
+  name: string;
+  dtype: DType;
+  shape: readonly number[];
+}
+
+export interface LaidOutTensor {
+  /** Absolute path in the temp directory. */
+  file: string;
+  offset: number;
+  byteLength: number;
+  dtype: DType;
+  shape: number[];
+  numel: number;
+}
+
+/** Plain data (structured-cloneable): what a worker needs to write chunks. */
+export interface WriterLayout {
+  target: string;
+  tempDir: string;
+  /** File names (relative to the directory) in order, with their total sizes. */
+  files: Array<{ name: string; size: number; tensors: string[] }>;
+  tensors: Record<string, LaidOutTensor>;
+  /** Sum of tensor data bytes (the index's metadata.total_size). */
+  totalSize: number;
+}
+
+export const DEFAULT_SHARD_SIZE = "5GB";
+
+const UNITS: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
+
+/** "5GB" → 5e9, "500MB" → 5e8, "2GiB" → 2^31, 1234 → 1234. */
+export function parseSize(size: number | string): number {
+  const bad = () => new MergelabError(`shard_size ${JSON.stringify(size)} is not a size (e.g. 5GB, 500MB, 2GiB or a number of bytes)`, { param: "shard_size" });
+  if (typeof size === "number") {
+    if (!Number.isFinite(size) || size <= 0) throw bad();
+    return Math.floor(size);
+  }
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?\s*$/i.exec(size);
+  if (!m) throw bad();
+  const bytes = Math.floor(Number(m[1]) * UNITS[(m[2] ?? "b").toLowerCase()]);
+  if (bytes <= 0) throw bad();
+  return bytes;
+}
+
+const shardName = (i: number, n: number) => `model-${String(i + 1).padStart(5, "0")}-of-${String(n).padStart(5, "0")}.safetensors`;
+
+/** Group tensors into files: greedily in name order, a new shard when the next tensor would pass shardSize. */
+export function planShards(tensors: readonly OutputTensor[], shardSize: number): Array<{ name: string; tensors: OutputTensor[] }> {
+  const sorted = [...tensors].sort((a, b) => compareTensorNames(a.name, b.name));
+  const bytes = (t: OutputTensor) => t.shape.reduce((a, b) => a * b, 1) * DTYPES[t.dtype].size;
+  const total = sorted.reduce((s, t) => s + bytes(t), 0);
+  if (total <= shardSize) return [{ name: SINGLE_FILE, tensors: sorted }];
+  const groups: OutputTensor[][] = [[]];
+  let used = 0;
+  for (const t of sorted) {
+    if (used > 0 && used + bytes(t) > shardSize) {
+      groups.push([]);
+      used = 0;
+    }
+    groups[groups.length - 1].push(t);
+    used += bytes(t);
+  }
+  return groups.map((g, i) => ({ name: shardName(i, groups.length), tensors: g }));
+}
+
+/** The safetensors header for one file: JSON padded with spaces to a multiple of 8 bytes. */
+export function encodeHeader(tensors: readonly OutputTensor[], metadata: Record<string, string>): { bytes: Buffer; offsets: number[]; dataSize: number } {
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  const offsets: number[] = [];
+  let pos = 0;
+  for (const t of tensors) {
+    const n = t.shape.reduce((a, b) => a * b, 1) * DTYPES[t.dtype].size;
+    header[t.name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [pos, pos + n] };
+    offsets.push(pos);
+    pos += n;
+  }
+  let json = Buffer.from(JSON.stringify(header), "utf8");
+  const padded = Math.ceil(json.length / 8) * 8;
+  if (padded > json.length) json = Buffer.concat([json, Buffer.alloc(padded - json.length, 0x20)]);
+  const bytes = Buffer.alloc(8 + json.length);
+  bytes.writeBigUInt64LE(BigInt(json.length), 0);
+  json.copy(bytes, 8);
+  return { bytes, offsets, dataSize: pos };
+}
+
+// ---------------------------------------------------------------- chunk writes (any thread)
+
+const openFds = new Map<string, number>();
+
+function fdFor(file: string): number {
+  let fd = openFds.get(file);
+  if (fd === undefined) {
+    fd = fs.openSync(file, "r+");
+    openFds.set(file, fd);
+  }
+  return fd;
+}
+
+function pwriteAll(file: string, bytes: Uint8Array, position: number): void {
+  const fd = fdFor(file);
+  let done = 0;
+  while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done, position + done);
+}
+
+export function wrapWriteError(layout: WriterLayout, e: unknown, what: string): MergelabError {
+  const err = e as NodeJS.ErrnoException;
+  const why = err.code === "ENOSPC" ? "no space left on device" : err.message;
+  return new MergelabError(`${layout.target}: writing ${what} failed: ${why}`, { file: layout.target });
+}
+
+function laidOut(layout: WriterLayout, name: string): LaidOutTensor {
+  const t = layout.tensors[name];
+  if (!t) throw new MergelabError(`${layout.target}: tensor '${name}' is not among the output tensors`, { file: layout.target, tensor: name });
+  return t;
+}
+
+/** Encode `data` (float32) to the tensor's dtype (RNE) and write it at element `elemStart`. Returns bytes written. */
+export function writeChunkF32(layout: WriterLayout, name: string, elemStart: number, data: Float32Array): number {
+  const t = laidOut(layout, name);
+  if (!Number.isSafeInteger(elemStart) || elemStart < 0 || elemStart + data.length > t.numel) {
+    throw new RangeError(`tensor '${name}': elements [${elemStart}, ${elemStart + data.length}) out of range (${t.numel})`);
+  }
+  const size = DTYPES[t.dtype].size;
+  try {
+    encodeChunks(t.dtype, data, (bytes, first) => pwriteAll(t.file, bytes, t.offset + (elemStart + first) * size));
+  } catch (e) {
+    throw wrapWriteError(layout, e, `tensor '${name}'`);
+  }
+  return data.length * size;
+}
+
+/** Write raw bytes (carried-through tensors, any dtype) at byte `byteStart` of the tensor. Returns bytes written. */
+export function writeChunkRaw(layout: WriterLayout, name: string, byteStart: number, bytes: Uint8Array): number {
+  const t = laidOut(layout, name);
+  if (!Number.isSafeInteger(byteStart) || byteStart < 0 || byteStart + bytes.length > t.byteLength) {
+    throw new RangeError(`tensor '${name}': bytes [${byteStart}, ${byteStart + bytes.length}) out of range (${t.byteLength})`);
+  }
+  try {
+    pwriteAll(t.file, bytes, t.offset + byteStart);
+  } catch (e) {
+    throw wrapWriteError(layout, e, `tensor '${name}'`);
+  }
+  return bytes.length;
+}
+
+/** Close this thread's cached file descriptors for a layout (call in workers when done). */
+export function closeChunkFiles(layout: WriterLayout): void {
+  for (const f of layout.files) {
+    const file = path.join(layout.tempDir, f.name);
+    const fd = openFds.get(file);
+    if (fd !== undefined) {
+      openFds.delete(file);
+      fs.closeSync(fd);
+    }
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * safetensors headers: read and validate a file's header before any tensor
+ * data is touched.
+ *
+ * Layout (https://github.com/huggingface/safetensors#format): 8 bytes
+ * little-endian u64 N, N bytes of UTF-8 JSON `{name: {dtype, shape,
+ * data_offsets: [begin, end]}, "__metadata__"?: {string: string}}`, then the
+ * data buffer; offsets are relative to the start of the buffer (8 + N).
+ */
+import crypto from "node:crypto";
+import fs from "node:fs";
+import { MergelabError } from "../core/errors.js";
+import { DTYPES, isDType, type DType } from "./dtypes.js";
+
+/** Larger headers are refused before allocating (the reference implementation's limit). */
+export const MAX_HEADER_BYTES = 100_000_000;
+
+export interface TensorInfo {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  numel: number;
+  /** Absolute path of the file holding the tensor. */
+  file: string;
+  /** Absolute byte offset of the tensor's data in `file`. */
+  offset: number;
+  byteLength: number;
+}
+
+export interface SafetensorsHeader {
+  file: string;
+  fileSize: number;
+  headerLength: number;
+  /** Byte offset of the data buffer (8 + headerLength). */
+  dataStart: number;
+  /** In header order. */
+  tensors: TensorInfo[];
+  metadata: Record<string, string>;
+  /** sha256 (hex) of the 8 length bytes and the header: identifies the file's layout for provenance. */
+  sha256: string;
+}
+
+/**
+ * Process-wide I/O counters. Header reads and tensor-data reads are counted
+ * apart, so tests can assert that a failing validation read no tensor data.
+ */
+export const ioCounters = { headerReads: 0, headerBytes: 0, dataReads: 0, dataBytes: 0 };
+
+/** Read exactly `length` bytes at `position`, or fail naming the file. */
+export function preadExact(fd: number, file: string, out: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < out.length) {
+    const n = fs.readSync(fd, out, done, out.length - done, position + done);
+    if (n === 0) throw new MergelabError(`${file}: unexpected end of file at byte ${position + done}`, { file });
+    done += n;
+  }
+}
+
+export function readSafetensorsHeader(file: string): SafetensorsHeader {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, "r");
+  } catch (e) {
+    throw new MergelabError(`${file}: cannot open: ${(e as Error).message}`, { file });
+  }
+  try {
+    const fileSize = fs.fstatSync(fd).size;
+    if (fileSize < 8) throw new MergelabError(`${file}: not a safetensors file (${fileSize} bytes, shorter than the 8-byte header length)`, { file });
+    const lenBytes = new Uint8Array(8);
+    preadExact(fd, file, lenBytes, 0);
+    const headerLength = Number(Buffer.from(lenBytes).readBigUInt64LE(0));
+    checkHeaderLength(file, headerLength, fileSize, lenBytes);
+    const headerBytes = new Uint8Array(headerLength);
+    preadExact(fd, file, headerBytes, 8);
+    ioCounters.headerReads++;
+    ioCounters.headerBytes += 8 + headerLength;
+    const sha256 = crypto.createHash("sha256").update(lenBytes).update(headerBytes).digest("hex");
+    return { ...parseHeader(file, headerBytes, 8 + headerLength, fileSize), file, fileSize, headerLength, dataStart: 8 + headerLength, sha256 };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function checkHeaderLength(file: string, n: number, fileSize: number, lenBytes: Uint8Array): void {
+  if (lenBytes[0] === 0x50 && lenBytes[1] === 0x4b) {
+    throw new MergelabError(`${file}: this is a zip archive (a PyTorch pickle checkpoint?), not safetensors. ${PICKLE_ADVICE}`, { file });
+  }
+  if (n > MAX_HEADER_BYTES) {
+    throw new MergelabError(`${file}: header length ${n} bytes is absurdly large (limit ${MAX_HEADER_BYTES}); not a safetensors file or corrupted`, { file });
+  }
+  if (8 + n > fileSize) {
+    throw new MergelabError(`${file}: header length ${n} bytes runs past the end of the file (${fileSize} bytes); truncated or not safetensors`, { file });
+  }
+  if (n < 2) throw new MergelabError(`${file}: header length ${n} is too small for a JSON header`, { file });
+}
+
+export const PICKLE_ADVICE =
+  "Pickled checkpoints are refused because unpickling can execute arbitrary code. Convert it to safetensors first, " +
+  "e.g. with the safetensors convert script (https://huggingface.co/spaces/safetensors/convert) or in Python: " +
+  "AutoModel.from_pretrained(path).save_pretrained(out, safe_serialization=True).";
+
+function parseHeader(file: string, bytes: Uint8Array, dataStart: number, fileSize: number): { tensors: TensorInfo[]; metadata: Record<string, string> } {
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch (e) {
+    throw new MergelabError(`${file}: header is not valid JSON (${(e as Error).message})`, { file });
+  }
+  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+    throw new MergelabError(`${file}: header is not a JSON object`, { file });
+  }
+  const dataSize = fileSize - dataStart;
+  const tensors: TensorInfo[] = [];
+  let metadata: Record<string, string> = {};
+  for (const [name, entry] of Object.entries(json as Record<string, unknown>)) {
+    if (name === "__metadata__") metadata = parseMetadata(file, entry);
+    else tensors.push(parseEntry(file, name, entry, dataStart, dataSize));
+  }
+  checkOverlaps(file, tensors);
+  return { tensors, metadata };
+}
+
+function parseMetadata(file: string, entry: unknown): Record<string, string> {
+  if (entry === null || typeof entry !== "object" || Array.isArray(entry)) {
+    throw new MergelabError(`${file}: __metadata__ must be an object of strings`, { file });
+  }
+  for (const [k, v] of Object.entries(entry)) {
+    if (typeof v !== "string") throw new MergelabError(`${file}: __metadata__ entry '${k}' is not a string`, { file });
+  }
+  return { ...(entry as Record<string, string>) };
+}
+
+const isCount = (x: unknown): x is number => typeof x === "number" && Number.isSafeInteger(x) && x >= 0;
+
+function parseEntry(file: string, name: string, entry: unknown, dataStart: number, dataSize: number): TensorInfo {
+  const fail = (why: string) => new MergelabError(`${file}: tensor '${name}': ${why}`, { file, tensor: name });
+  if (entry === null || typeof entry !== "object" || Array.isArray(entry)) throw fail("header entry is not an object");
+  const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
+  if (!isDType(dtype)) throw fail(`unknown dtype ${JSON.stringify(dtype)} (known: ${Object.keys(DTYPES).join(", ")})`);
+  if (!Array.isArray(shape) || !shape.every(isCount)) throw fail(`bad shape ${JSON.stringify(shape)} (must be a list of non-negative integers)`);
+  const numel = shape.reduce((a: number, b: number) => a * b, 1);
+  if (!Number.isSafeInteger(numel)) throw fail(`shape ${JSON.stringify(shape)} has too many elements`);
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
+    throw fail(`bad data_offsets ${JSON.stringify(offsets)} (must be [begin, end])`);
+  }
+  const [begin, end] = offsets as [number, number];
+  if (begin > end || end > dataSize) {
+    throw fail(`data_offsets [${begin}, ${end}] out of range (data buffer is ${dataSize} bytes)`);
+  }
+  const expectedBytes = numel * DTYPES[dtype].size;
+  if (end - begin !== expectedBytes) {
+    throw fail(`data_offsets [${begin}, ${end}] span ${end - begin} bytes but shape ${JSON.stringify(shape)} × ${dtype} needs ${expectedBytes}`);
+  }
+  return { name, dtype, shape: [...shape], numel, file, offset: dataStart + begin, byteLength: expectedBytes };
+}
+
+function checkOverlaps(file: string, tensors: TensorInfo[]): void {
+  const byOffset = [...tensors].filter((t) => t.byteLength > 0).sort((a, b) => a.offset - b.offset);
+  for (let i = 1; i < byOffset.length; i++) {
+    const prev = byOffset[i - 1];
+    const cur = byOffset[i];
+    if (cur.offset < prev.offset + prev.byteLength) {
+      throw new MergelabError(`${file}: tensors '${prev.name}' and '${cur.name}' overlap in the data buffer`, { file, tensor: cur.name });
+    }
+  }
+}
