@@ -17,7 +17,9 @@ import type { tf } from "../core/runtime.js";
 import type { MimeBundle } from "../core/values.js";
 import { Graph, type BinaryOp, type Node } from "./ir.js";
 import { countLayers, tensorContext, type TensorContext } from "./param-schedule.js";
-import { escapeHtml } from "../core/present.js";
+import { escapeHtml, shownPath } from "../core/present.js";
+import type { ComputedSource } from "./computed.js";
+import { readHfConfig, type HfConfig } from "../io/hfconfig.js";
 
 export interface TensorMeta {
   shape: number[];
@@ -30,9 +32,13 @@ export type Recipe = (g: Graph, tensor: string) => Node;
 /** A safetensors checkpoint read by byte ranges (io). */
 export class CheckpointSource {
   readonly kind = "checkpoint";
-  constructor(readonly checkpoint: Checkpoint) {}
+  /** `name`: how the user wrote it when that is not a path (a Hub id), for cards and provenance. */
+  constructor(
+    readonly checkpoint: Checkpoint,
+    readonly name?: string,
+  ) {}
   get label(): string {
-    return this.checkpoint.path;
+    return this.name ?? this.checkpoint.path;
   }
 }
 
@@ -52,7 +58,7 @@ export class MemorySource {
   ) {}
 }
 
-export type Source = CheckpointSource | MemorySource;
+export type Source = CheckpointSource | MemorySource | ComputedSource;
 
 /** Where a carried-through (non-float) tensor's bytes come from. */
 export interface CarrySpec {
@@ -87,6 +93,8 @@ export interface ModelInit {
   inputs: readonly Source[];
   /** The merge steps of this model's plan (default: none — a checkpoint or in-memory tensors). */
   steps?: readonly MergeStep[];
+  /** The Hugging Face config.json this model's architecture is described by (its origin's, for a checkpoint). */
+  hfConfig?: HfConfig;
 }
 
 export class ModelValue {
@@ -102,6 +110,8 @@ export class ModelValue {
   readonly inputs: readonly Source[];
   /** The method and block calls its plan contains, innermost first (the model card reads these). */
   readonly steps: readonly MergeStep[];
+  /** The config.json describing its architecture (the architecture guard, tied embeddings). */
+  readonly hfConfig: HfConfig | undefined;
 
   constructor(init: ModelInit) {
     this.tensors = init.tensors;
@@ -120,6 +130,7 @@ export class ModelValue {
     this.label = init.label;
     this.inputs = init.inputs;
     this.steps = init.steps ?? [];
+    this.hfConfig = init.hfConfig;
   }
 
   /** Number of layers implied by the tensor names. */
@@ -143,7 +154,8 @@ export class ModelValue {
       params += n;
       dtypes[t.dtype] = (dtypes[t.dtype] ?? 0) + n;
     }
-    return { tensors: this.tensors.size, params, dtypes, inputs: this.inputs.map((s) => s.label) };
+    // inputs relative to the working directory (the notebook's folder): nothing of the machine in what is shown or shared
+    return { tensors: this.tensors.size, params, dtypes, inputs: this.inputs.map((s) => shownPath(s.label)) };
   }
 
   toString(): string {
@@ -170,6 +182,7 @@ export class ModelValue {
 
 export const isModel = (v: unknown): v is ModelValue => v instanceof ModelValue;
 
+
 export function formatCount(n: number): string {
   if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`;
   if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
@@ -180,8 +193,9 @@ export function formatCount(n: number): string {
 // ---------------------------------------------------------------- leaves
 
 /** A model over one source: its recipe is an input node of that source. */
-function leafModel(source: Source, tensors: Map<string, TensorMeta>, label: string, origin?: Checkpoint): ModelValue {
+function leafModel(source: Source, tensors: Map<string, TensorMeta>, label: string, origin?: Checkpoint, hfConfig?: HfConfig): ModelValue {
   return new ModelValue({
+    hfConfig,
     tensors,
     recipe: (g, tensor) => g.input(g.sourceIndex(source), tensor),
     carry: (tensor) => ({ source, tensor }),
@@ -198,7 +212,7 @@ const loaded = new Map<string, { mtimeMs: number; model: ModelValue }>();
  * reads no tensor data. Loading the same unchanged path twice gives the same
  * source, so the plan reads it once.
  */
-export function loadModel(p: string, opts: { cwd?: string; label?: string } = {}): ModelValue {
+export function loadModel(p: string, opts: { cwd?: string; label?: string; hubId?: string } = {}): ModelValue {
   const abs = path.resolve(opts.cwd ?? process.cwd(), p);
   let mtimeMs = 0;
   try {
@@ -211,7 +225,13 @@ export function loadModel(p: string, opts: { cwd?: string; label?: string } = {}
   const ckpt = openCheckpoint(abs);
   const tensors = new Map<string, TensorMeta>();
   for (const t of ckpt.tensors) tensors.set(t.name, { shape: [...t.shape], dtype: t.dtype });
-  const model = leafModel(new CheckpointSource(ckpt), tensors, opts.label ?? (p.replace(/\/+$/, "") || abs), ckpt);
+  let hfConfig: HfConfig | undefined;
+  try {
+    hfConfig = readHfConfig(abs);
+  } catch {
+    hfConfig = undefined; // a broken config.json is only an error where it is read for output
+  }
+  const model = leafModel(new CheckpointSource(ckpt, opts.hubId), tensors, opts.label ?? (p.replace(/\/+$/, "") || abs), ckpt, hfConfig);
   if (!opts.label) loaded.set(abs, { mtimeMs, model });
   return model;
 }

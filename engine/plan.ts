@@ -386,7 +386,10 @@ class JobBuilder {
 
   private resolveInput(source: Source | undefined, tensor: string, numel: number, output: string) {
     if (!source) throw new Error(`plan: input of tensor '${output}' has no registered source`);
-    const meta = source.kind === "checkpoint" ? (source.checkpoint.has(tensor) ? source.checkpoint.tensor(tensor) : undefined) : source.tensors.get(tensor);
+    const meta =
+      source.kind === "checkpoint" ? (source.checkpoint.has(tensor) ? source.checkpoint.tensor(tensor) : undefined)
+      : source.kind === "computed" ? source.meta(tensor)
+      : source.tensors.get(tensor);
     if (!meta) throw new MergelabError(`${source.label}: no tensor '${tensor}' (needed for output tensor '${output}')`, { tensor });
     const n = meta.shape.reduce((a, b) => a * b, 1);
     if (n !== numel) {

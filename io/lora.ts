@@ -197,8 +197,8 @@ export function openLoraAdapter(dirIn: string): LoraAdapter {
  * Check an adapter against its base's tensors (name → shape): every target exists
  * with the delta's shape; every replaced tensor exists with the same shape.
  */
-export function checkAdapterAgainstBase(adapter: LoraAdapter, base: ReadonlyMap<string, { shape: readonly number[] }>, baseLabel: string): void {
-  const where = `${adapter.dir} (LoRA adapter) on ${baseLabel}`;
+export function checkAdapterAgainstBase(adapter: LoraAdapter, base: ReadonlyMap<string, { shape: readonly number[] }>, baseLabel: string, adapterLabel = adapter.dir): void {
+  const where = `${adapterLabel} (LoRA adapter) on ${baseLabel}`;
   for (const m of adapter.modules.values()) {
     const t = base.get(m.target);
     if (!t) throw new MergelabError(`${where}: the adapter targets '${m.target}', which the base model does not have`, { file: adapter.dir, tensor: m.target });

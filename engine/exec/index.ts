@@ -30,6 +30,8 @@ export interface SaveOptions extends ExecOptions {
   extraFiles?: Record<string, string>;
   /** Input paths in `__metadata__` are written relative to this (default: the process's working directory). */
   cwd?: string;
+  /** Layers of the whole output (config.json's layer count; default: the model's own, from its tensor names). */
+  numLayers?: number;
 }
 
 export interface SaveSummary {
@@ -48,7 +50,13 @@ function outputTensors(plan: Plan): OutputTensor[] {
 
 /** `__metadata__` provenance: version, inputs (relative to `cwd`, with their header hashes), the model's label. */
 function provenance(model: ModelValue, plan: Plan, cwd: string): Record<string, string> {
-  const inputs = plan.sources.flatMap((s) => (s.kind === "checkpoint" ? [{ ...s.checkpoint, path: path.relative(cwd, s.checkpoint.path) || "." }] : []));
+  // a Hub id stays the id (never the cache's absolute path); a path is made relative to cwd
+  const where = (c: { path: string }, name?: string) => name ?? (path.relative(cwd, c.path) || ".");
+  const inputs = plan.sources.flatMap((s) =>
+    s.kind === "checkpoint" ? [{ ...s.checkpoint, path: where(s.checkpoint, s.name) }]
+    : s.kind === "computed" ? s.reads.map((c) => ({ ...c, path: where(c, path.isAbsolute(s.label) ? undefined : s.label) }))
+    : [],
+  );
   return { ...provenanceMetadata({ version: VERSION, inputs }), mergelab_model: model.label };
 }
 
@@ -66,6 +74,7 @@ export async function saveModel(model: ModelValue, dir: string, opts: SaveOption
     metadata: { ...provenance(model, plan, opts.cwd ?? process.cwd()), ...(opts.metadata ?? {}) },
     copyFrom: model.origin?.path,
     extraFiles: opts.extraFiles,
+    configFacts: { numLayers: opts.numLayers ?? model.numLayers },
   });
   try {
     const run = await execute(plan, { ...opts, layouts: [writer.describe()] });

@@ -10,11 +10,13 @@ import { Checkpoint, type CheckpointDescription } from "../../io/index.js";
 import { DTYPES, type DType } from "../../io/index.js";
 import { applyBinary, applyUnary, constValue, isBinary, isReduceNode, isUnary, randKey, type Node } from "../ir.js";
 import type { CarryJob, ComputeJob, PassSpec } from "../plan.js";
+import { openComputed, type ComputedDescription, type ComputedReader } from "../computed.js";
 import { clampRank, compilePass, highSlots, histTotal, keyToFloat, runPass, selectBin } from "./compile.js";
 
 /** A plan source as plain data (crosses to workers). */
 export type SourceDescription =
   | { kind: "checkpoint"; description: CheckpointDescription }
+  | ComputedDescription
   | { kind: "memory"; tensors: Record<string, { shape: number[]; dtype: DType; data: Float32Array | Uint8Array }> };
 
 /** Where a job's results go. */
@@ -25,12 +27,12 @@ export interface JobSink {
 }
 
 export class Readers {
-  private readonly opened: Array<Checkpoint | SourceDescription & { kind: "memory" }>;
+  private readonly opened: Array<Checkpoint | ComputedReader | SourceDescription & { kind: "memory" }>;
   bytesRead = 0;
   rangeReads = 0;
 
   constructor(sources: readonly SourceDescription[]) {
-    this.opened = sources.map((s) => (s.kind === "checkpoint" ? Checkpoint.fromDescription(s.description) : s));
+    this.opened = sources.map((s) => (s.kind === "checkpoint" ? Checkpoint.fromDescription(s.description) : s.kind === "computed" ? openComputed(s) : s));
   }
 
   /** Elements [start, start+count) of `tensor` in source `i` as float32 (into `buf`, or a view of in-memory data). */
@@ -42,6 +44,7 @@ export class Readers {
       this.bytesRead += count * DTYPES[s.tensor(tensor).dtype].size;
       return out;
     }
+    if (!("kind" in s)) return s.readF32(tensor, start, count, buf);
     const data = s.tensors[tensor].data as Float32Array;
     this.bytesRead += count * 4;
     return data.subarray(start, start + count);
@@ -52,11 +55,12 @@ export class Readers {
     this.rangeReads++;
     this.bytesRead += count;
     if (s instanceof Checkpoint) return s.readRaw(tensor, start, count, buf);
+    if (!("kind" in s)) throw new Error(`computed source: '${tensor}' is not a carried-through tensor`);
     return (s.tensors[tensor].data as Uint8Array).subarray(start, start + count);
   }
 
   close(): void {
-    for (const s of this.opened) if (s instanceof Checkpoint) s.close();
+    for (const s of this.opened) if (s instanceof Checkpoint || !("kind" in s)) s.close();
   }
 }
 

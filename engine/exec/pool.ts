@@ -179,6 +179,8 @@ export function describeSources(plan: Plan): SourceDescription[] {
   return plan.sources.map((s) =>
     s.kind === "checkpoint"
       ? { kind: "checkpoint", description: s.checkpoint.describe() }
+      : s.kind === "computed"
+      ? s.describe()
       : { kind: "memory", tensors: Object.fromEntries([...s.tensors].filter(([name]) => usedBy(plan, s, name)).map(([name, t]) => [name, { shape: t.shape, dtype: t.dtype, data: t.data }])) },
   );
 }
@@ -194,13 +196,26 @@ function runnerCount(plan: Plan, opts: ExecOptions): number {
   return elements < INLINE_LIMIT ? 0 : plan.options.workers;
 }
 
-/** Run every job of `plan`; outputs go to `layouts` (save) and/or back to the caller (`collect`). */
-export async function execute(plan: Plan, opts: ExecOptions & { layouts?: Array<WriterLayout | undefined>; collect?: boolean }): Promise<ExecResult> {
+/**
+ * Extra options of `execute`: `only` runs just the jobs of those tensors (the
+ * others are skipped); `modelValues` gives model-scope statistics computed by
+ * an earlier run of the same plan, so their pre-pass is skipped.
+ */
+export interface ExecuteOptions extends ExecOptions {
+  layouts?: Array<WriterLayout | undefined>;
+  collect?: boolean;
+  only?: ReadonlySet<string>;
+  modelValues?: Record<string, number>;
+}
+
+/** Run the jobs of `plan` (every one, or `only` those); outputs go to `layouts` (save) and/or back to the caller (`collect`). */
+export async function execute(plan: Plan, opts: ExecuteOptions): Promise<ExecResult> {
   const signal = opts.signal;
   if (signal?.aborted) throw new InterruptedError();
   const chunkSize = opts.chunkSize !== undefined ? Math.max(1, Math.floor(opts.chunkSize)) : plan.options.chunkSize;
   const init: RunnerInit = { sources: describeSources(plan), chunkSize, layouts: opts.layouts, collect: opts.collect };
-  const n = Math.min(runnerCount(plan, opts), Math.max(1, plan.jobs.length));
+  const selected = plan.jobs.filter((j) => !opts.only || opts.only.has(j.name));
+  const n = Math.min(runnerCount(plan, opts), Math.max(1, selected.length));
   const runners: Runner[] = n === 0 ? [new InlineRunner(init)] : Array.from({ length: n }, () => new WorkerRunner(init));
   let aborted = false;
   const onAbort = () => {
@@ -211,9 +226,9 @@ export async function execute(plan: Plan, opts: ExecOptions & { layouts?: Array<
   const t0 = Date.now();
   const totals = { bytesRead: 0, rangeReads: 0 };
   try {
-    const modelValues = await modelStatistics(plan, runners, totals, opts, t0);
+    const modelValues = opts.modelValues ?? (await modelStatistics(plan, runners, totals, opts, t0));
     // largest tensors first: better balance across workers (the order does not change results)
-    const jobs = [...plan.jobs].sort((a, b) => size(b) - size(a));
+    const jobs = [...selected].sort((a, b) => size(b) - size(a));
     const results = await runAll(
       runners,
       jobs.map((job) => ({ type: "compute", job, modelValues }) as Task),
