@@ -165,4 +165,17 @@ describe("layer-streamed evaluation of a lazy merge", () => {
       tf.dispose(Object.values(tensors));
     }
   });
+
+  it("TIES with scope=\"model\" (one trim threshold over all tensors) streamed equals it saved", async () => {
+    const ties = methods.find((s) => s.name === "ties")!;
+    const base = loadModel(other.ckpt);
+    const merged = (await invoke(ties, { xs: [loadModel(ref.ckpt), base], base, k: 0.3, scope: "model" })) as ModelValue;
+    const streamed = await perplexity(languageModel(merged, { workers: 2 }), texts, { maxLength: MAXLEN }); // worker threads, as for a large model
+    const saved = await perplexity(await savedLm(merged), texts, { maxLength: MAXLEN });
+    expect(streamed.texts.map((t) => t.logprob)).toEqual(saved.texts.map((t) => t.logprob));
+    // per-tensor thresholds give another model: the model-scope statistic was not computed per layer
+    const perTensor = (await invoke(ties, { xs: [loadModel(ref.ckpt), base], base, k: 0.3 })) as ModelValue;
+    const tensorScope = await perplexity(languageModel(perTensor), texts, { maxLength: MAXLEN });
+    expect(tensorScope.logprob).not.toBe(streamed.logprob);
+  });
 });
