@@ -6,6 +6,7 @@
  * render themselves; tables render here. Also the small formatters every
  * layer shares: numbers, byte counts, HTML escaping.
  */
+import path from "node:path";
 import { Dict, Table, isDisplayable, type MimeBundle, type Value } from "./values.js";
 
 /**
@@ -107,4 +108,15 @@ export function formatBytes(n: number, decimals?: number): string {
   if (i === 0) return `${Math.round(n)} B`;
   const digits = decimals ?? (Math.abs(n) >= 100 ? 0 : 1);
   return `${n.toFixed(digits)} ${units[i]}`;
+}
+
+/**
+ * A path as summaries, model cards and checkpoint metadata show it: relative to
+ * the working directory (notebooks run in their own folder; nothing shown or
+ * shared names this machine's folders). Labels that are not paths stay as they are.
+ */
+export function shownPath(p: string, cwd = process.cwd()): string {
+  if (!path.isAbsolute(p)) return p;
+  // outside cwd too: `../models/x` says where it is without naming this machine's folders
+  return path.relative(cwd, p) || ".";
 }

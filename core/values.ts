@@ -11,6 +11,20 @@ export function isCallable(v: unknown): boolean {
   return typeof v === "object" && v !== null && (v as { [CALLABLE]?: boolean })[CALLABLE] === true;
 }
 
+/**
+ * What a check (dry run) returns where the value depends on data it does not
+ * read: an analysis' rows, a results file the script writes first. The checker
+ * treats it like a value that already failed (dsl/values.ts POISON) minus the
+ * error: every use of it is unknown too, and nothing is reported, so a check
+ * never reports an error the run would not.
+ */
+class UnknownValue {
+  toString(): string {
+    return "<unknown until the data is read>";
+  }
+}
+export const UNKNOWN: object = Object.freeze(new UnknownValue());
+
 /** A dict (`{"mlp": 0.1}`) or record (`{k: 0.2, acc: 0.91}`) value. Keys keep insertion order. */
 export class Dict {
   constructor(readonly entries: Map<string, Value> = new Map()) {}

@@ -20,6 +20,7 @@ import { Closure, FunctionRef, POISON, isFunction, isPoison } from "./values.js"
 import { describeValue } from "../stdlib/check.js";
 import { keywords } from "./tokens.js";
 import { checkNames } from "./names.js";
+import { checkValue, DRY_RUN_STEPS, LimitError, MAX_ELEMENTS, MAX_STRING, valueSize, valuesEqual, YIELD_EVERY } from "./limits.js";
 
 /** Variables of one function call, loop-free block or the whole session. */
 export class Scope {
@@ -55,6 +56,8 @@ export class Interpreter {
   readonly diagnostics: Diagnostic[] = [];
   readonly usedOverrides = new Set<string>();
   private depth = 0;
+  /** Evaluation steps so far (statements, loop iterations, calls): bounded in a dry run, yields in a real one. */
+  private steps = 0;
 
   constructor(private readonly opts: InterpreterOptions) {}
 
@@ -63,10 +66,43 @@ export class Interpreter {
     let last: Value | undefined;
     for (const [i, stmt] of program.body.entries()) {
       last = undefined;
-      const value = await this.guardStmt(stmt, scope, true);
+      let value: Value | undefined;
+      try {
+        value = await this.guardStmt(stmt, scope, true);
+      } catch (e) {
+        // a limit stops the whole check (one diagnostic), not each statement after it
+        if (!(e instanceof LimitError) || !this.opts.keepGoing) throw e;
+        this.diagnostics.push({ loc: e.details.loc ?? locOf(stmt.span, this.opts.file), message: e.message });
+        return undefined;
+      }
       if (i === program.body.length - 1 && stmt.kind === "expr") last = value;
     }
     return last;
+  }
+
+  /**
+   * One evaluation step. A dry run stops after DRY_RUN_STEPS (a check must
+   * end); every YIELD_EVERY steps the event loop runs (Ctrl-C, a notebook's
+   * interrupt and heartbeat) and an interrupt is honoured.
+   */
+  private async tick(span: Span): Promise<void> {
+    this.steps++;
+    if (this.opts.ctx.dryRun && this.steps > DRY_RUN_STEPS) {
+      throw new LimitError(
+        `the check stopped after ${DRY_RUN_STEPS.toLocaleString("en-US")} evaluation steps (a check runs loops and calls for real: an endless loop or exponential recursion?)`,
+        { loc: locOf(span, this.opts.file) },
+      );
+    }
+    if (this.steps % YIELD_EVERY === 0) {
+      await new Promise<void>((r) => setImmediate(r));
+      this.checkInterrupt();
+    }
+  }
+
+  /** A new list or dict value: within the nesting and size limits. */
+  private made<T extends Value>(v: T, span: Span): T {
+    checkValue(v, locOf(span, this.opts.file));
+    return v;
   }
 
   // ------------------------------------------------------------ errors
@@ -76,7 +112,7 @@ export class Interpreter {
   }
 
   private report(e: unknown, span: Span): void {
-    if (!(e instanceof MergelabError) || e instanceof InterruptedError) throw e;
+    if (!(e instanceof MergelabError) || e instanceof InterruptedError || e instanceof LimitError) throw e;
     const loc = e.details.loc ?? locOf(span, this.opts.file);
     this.diagnostics.push({ loc, message: e.message });
   }
@@ -100,9 +136,11 @@ export class Interpreter {
 
   private async guardStmt(stmt: Stmt, scope: Scope, topLevel: boolean): Promise<Value | undefined> {
     this.checkInterrupt();
+    await this.tick(stmt.span);
     try {
       return await this.exec(stmt, scope, topLevel);
-    } catch (e) {
+    } catch (raw) {
+      const e = asLimit(raw, locOf(stmt.span, this.opts.file));
       if (!this.opts.keepGoing) throw this.locate(e, stmt.span);
       this.report(e, stmt.span);
       if (stmt.kind === "assign") scope.set(stmt.name, POISON);
@@ -147,6 +185,7 @@ export class Interpreter {
         const items = isPoison(iter) ? [POISON] : this.iterate(iter, stmt.iter.span);
         for (const item of items) {
           this.checkInterrupt();
+          await this.tick(stmt.iter.span);
           scope.set(stmt.name, item);
           for (const s of stmt.body) await this.guardStmt(s, scope, false);
         }
@@ -185,12 +224,12 @@ export class Interpreter {
       case "list": {
         const out: Value[] = [];
         for (const item of expr.items) out.push(await this.guard(item, scope));
-        return out;
+        return this.made(out, expr.span);
       }
       case "dict": {
         const d = new Map<string, Value>();
         for (const e of expr.entries) d.set(e.key, await this.guard(e.value, scope));
-        return new Dict(d);
+        return this.made(new Dict(d), expr.span);
       }
       case "comprehension":
         return this.comprehension(expr, scope);
@@ -235,10 +274,18 @@ export class Interpreter {
 
   private async comprehension(expr: Extract<Expr, { kind: "comprehension" }>, scope: Scope): Promise<Value> {
     const out: Value[] = [];
+    // Over an unknown (or failed) list the element is still checked once, but the list itself is unknown:
+    // its length and items are not [one poisoned item].
+    let unknown = false;
+    let size = 0;
     const step = async (i: number, s: Scope): Promise<void> => {
       const clause = expr.clauses[i];
       if (!clause) {
-        out.push(await this.eval(expr.element, s));
+        const v = await this.eval(expr.element, s);
+        // the list grows item by item: stop before it exhausts the heap
+        size += 1 + (Array.isArray(v) || v instanceof Dict ? valueSizeOf(v) : 0);
+        if (size > MAX_ELEMENTS) limitSize(expr.span, this.opts.file);
+        out.push(v);
         return;
       }
       if (clause.kind === "if") {
@@ -247,16 +294,18 @@ export class Interpreter {
         return;
       }
       const iter = await this.eval(clause.iter, s);
+      if (isPoison(iter)) unknown = true;
       const items = isPoison(iter) ? [iter] : this.iterate(iter, clause.iter.span);
       for (const item of items) {
         this.checkInterrupt();
+        await this.tick(clause.iter.span);
         const inner = new Scope(s);
         inner.set(clause.name, item);
         await step(i + 1, inner);
       }
     };
     await step(0, scope);
-    return out;
+    return unknown ? POISON : this.made(out, expr.span);
   }
 
   private index(target: Value, index: Value, expr: Extract<Expr, { kind: "index" }>): Value {
@@ -335,7 +384,7 @@ export class Interpreter {
   private apply(op: string, a: Value, b: Value, span: Span): Value {
     if (isPoison(a) || isPoison(b)) return POISON;
     if (op === "==" || op === "!=") {
-      const eq = equal(a, b);
+      const eq = valuesEqual(a, b);
       return op === "==" ? eq : !eq;
     }
     if (Array.isArray(a) || Array.isArray(b)) {
@@ -357,9 +406,14 @@ export class Interpreter {
     const arith = op as "+" | "-" | "*" | "/";
     if (typeof a === "number" && typeof b === "number") {
       if (arith === "/" && b === 0) this.fail("division by zero", span);
-      return arith === "+" ? a + b : arith === "-" ? a - b : arith === "*" ? a * b : a / b;
+      const r = arith === "+" ? a + b : arith === "-" ? a - b : arith === "*" ? a * b : a / b;
+      if (!Number.isFinite(r)) this.fail(`${a} ${arith} ${b} is not a finite number (${r})`, span);
+      return r;
     }
-    if (arith === "+" && typeof a === "string" && typeof b === "string") return a + b;
+    if (arith === "+" && typeof a === "string" && typeof b === "string") {
+      if (a.length + b.length > MAX_STRING) throw new LimitError(`a string longer than ${MAX_STRING.toLocaleString("en-US")} characters`, { loc: locOf(span, this.opts.file) });
+      return a + b;
+    }
     if ((isModel(a) || typeof a === "number") && (isModel(b) || typeof b === "number")) {
       if (arith === "/" && b === 0) this.fail("division by zero", span);
       return this.combineAt(arith, a as ModelValue | number, b as ModelValue | number, span);
@@ -368,6 +422,7 @@ export class Interpreter {
   }
 
   private combineAt(op: "+" | "-" | "*" | "/", a: ModelValue | number, b: ModelValue | number, span: Span): Value {
+    for (const x of [a, b]) if (typeof x === "number" && !Number.isFinite(x)) this.fail(`cannot apply '${op}' to a model and ${x}: not a finite number`, span);
     try {
       return combine(op, a, b) as Value;
     } catch (e) {
@@ -415,7 +470,8 @@ export class Interpreter {
       this.diagnostics.push(...diags);
       return POISON;
     }
-    if (bound.poisoned) return POISON;
+    // an error inside a list argument (explain([a, nope])) poisons the call too
+    if (bound.poisoned || argv.some((a) => containsPoison(a.value))) return POISON;
     const ctx: CallContext = { ...this.opts.ctx, loc: locOf(calleeSpan, this.opts.file) };
     try {
       const result = await spec.call(bound.args, ctx);
@@ -452,11 +508,12 @@ export class Interpreter {
       this.diagnostics.push(...errors.map((e) => ({ loc: locOf(e.span, this.opts.file), message: e.message })));
       return POISON;
     }
-    if (argv.some((a) => isPoison(a.value))) return POISON;
+    if (argv.some((a) => containsPoison(a.value))) return POISON;
     return this.runClosure(fn, vals, calleeSpan);
   }
 
   private async runClosure(fn: Closure, vals: Map<string, Value>, span: Span): Promise<Value> {
+    await this.tick(span);
     if (this.depth >= MAX_DEPTH) this.fail(`${fn.name}() calls itself more than ${MAX_DEPTH} levels deep`, span);
     const local = new Scope(fn.scope as Scope);
     for (const p of fn.params) local.set(p.name, vals.has(p.name) ? vals.get(p.name)! : await this.eval(p.default!, fn.scope as Scope));
@@ -491,12 +548,33 @@ export function truthy(v: Value): boolean {
   return true;
 }
 
-function equal(a: Value, b: Value): boolean {
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => equal(x, b[i] as Value));
-  if (a instanceof Dict && b instanceof Dict) {
-    return a.entries.size === b.entries.size && [...a.entries].every(([k, v]) => b.entries.has(k) && equal(v, b.entries.get(k)!));
+/** Whether a value is, or holds in its lists and dicts, an error value (bounded walk, no recursion). */
+function containsPoison(v: Value): boolean {
+  if (isPoison(v)) return true;
+  if (!Array.isArray(v) && !(v instanceof Dict)) return false;
+  const stack: Value[] = [v];
+  let budget = 100_000;
+  while (stack.length && budget-- > 0) {
+    const x = stack.pop()!;
+    if (isPoison(x)) return true;
+    if (Array.isArray(x)) for (const i of x) stack.push(i as Value);
+    else if (x instanceof Dict) for (const i of x.entries.values()) stack.push(i);
   }
-  return a === b;
+  return false;
+}
+
+const valueSizeOf = (v: Value) => valueSize(v);
+
+function limitSize(span: Span, file: string): never {
+  throw new LimitError(`a list of more than ${MAX_ELEMENTS.toLocaleString("en-US")} elements (nested lists counted): it would exhaust the memory`, { loc: locOf(span, file) });
+}
+
+/** Engine-level exhaustion (a deep recursion elsewhere, a string or array past V8's limits) as a LimitError at `loc`. */
+function asLimit(e: unknown, loc: ReturnType<typeof locOf>): unknown {
+  if (e instanceof RangeError && /Maximum call stack|Invalid (string|array|typed array) length|Array buffer allocation/.test(e.message)) {
+    return new LimitError(`too deep or too large to evaluate (${e.message})`, { loc });
+  }
+  return e;
 }
 
 /** Python slice semantics. */

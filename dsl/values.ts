@@ -6,7 +6,7 @@
  */
 import type { FunctionSpec } from "../stdlib/spec.js";
 import type { MimeBundle, Value } from "../core/values.js";
-import { CALLABLE } from "../core/values.js";
+import { CALLABLE, UNKNOWN } from "../core/values.js";
 import type { Param, Stmt } from "./ast.js";
 
 /** The value of an expression that already produced a diagnostic. Operations on it yield it silently. */
@@ -16,7 +16,8 @@ class ErrorValue {
   }
 }
 export const POISON: Value = Object.freeze(new ErrorValue());
-export const isPoison = (v: unknown): boolean => v === POISON;
+/** POISON, or a dry run's UNKNOWN (data not read): both propagate silently. */
+export const isPoison = (v: unknown): boolean => v === POISON || v === UNKNOWN;
 
 /** Calls a closure (set by the interpreter that created it). */
 export type Invoker = (fn: Closure, positional: Value[], keywords: Record<string, Value>) => Promise<Value>;

@@ -5,11 +5,14 @@
  *
  *   cosine_matrix(xs, base)        model × model cosine of whole task vectors   (heatmap)
  *   sign_conflicts(xs, base)       model × model rate of opposite signs         (heatmap)
- *   layer_norms(xs, base)          ‖d‖₂ per layer (or per tensor) per model     (line)
+ *     … by="layer" | "module"      one row per pair and layer (or module)       (line, heatmap)
+ *   layer_norms(xs, base)          ‖d‖₂ per layer, module or tensor per model   (line)
  *   magnitude_histogram(xs, base)  counts of |d| in equal bins per model        (bar)
  *
  * Sums run over finite elements (an Inf in a layernorm would otherwise
  * swallow the statistic). With no base, the models' own weights are used.
+ * In a check (dry run) nothing is read, so the rows are UNKNOWN: the checker
+ * carries that through records(), comprehensions and plot() without errors.
  */
 import path from "node:path";
 import { MergelabError } from "../core/errors.js";
@@ -18,7 +21,7 @@ import type { ModelValue } from "../engine/model.js";
 import type { TensorContext } from "../engine/param-schedule.js";
 import { evaluateScalars } from "../engine/exec/index.js";
 import { type Args, type CallContext, type FunctionSpec, type ParamSpec } from "./spec.js";
-import { Table, type Value } from "../core/values.js";
+import { Table, UNKNOWN, type Value } from "../core/values.js";
 import { asModels } from "./methods/define.js";
 import { checkRange } from "./check.js";
 import * as step from "./methods/steps.js";
@@ -28,6 +31,44 @@ export function shortLabels(models: readonly ModelValue[]): string[] {
   const raw = models.map((m) => path.basename(m.label.replace(/\.safetensors$/, "")) || m.label);
   return raw.map((l, i) => (raw.indexOf(l) !== i || raw.lastIndexOf(l) !== i ? `${l}#${i}` : l));
 }
+
+/**
+ * The module a tensor belongs to, the same in every layer: the name after the
+ * layer index without .weight/.bias ("model.layers.3.self_attn.q_proj.weight" →
+ * "self_attn.q_proj"); outside the layer stack the name without "model." and
+ * the suffix ("embed_tokens", "norm", "lm_head").
+ */
+export function moduleOf(tensor: string): string {
+  const m = /(?:^|\.)(?:layers|h|blocks)\.\d+\.(.+)$/.exec(tensor);
+  return (m ? m[1] : tensor.replace(/^model\./, "")).replace(/\.(weight|bias)$/, "");
+}
+
+type By = "layer" | "module";
+
+/** The group key of a tensor: its layer (tensors outside the stack are left out) or its module. */
+function groupOf(by: By, r: { tensor: string; t: TensorContext }): number | string | undefined {
+  return by === "layer" ? r.t.layer : moduleOf(r.tensor);
+}
+
+/** Group keys in order: layers ascending, modules in first-seen (checkpoint) order. */
+function groupKeys(by: By, stats: Array<{ tensor: string; t: TensorContext }>): Array<number | string> {
+  const keys = [...new Set(stats.map((r) => groupOf(by, r)).filter((k): k is number | string => k !== undefined))];
+  return by === "layer" ? (keys as number[]).sort((a, b) => a - b) : keys;
+}
+
+/** Sum a statistic over the tensors of one group. */
+function groupSum(by: By, stats: Array<{ tensor: string; t: TensorContext; values: Record<string, number> }>, key: number | string, stat: string): number {
+  return stats.reduce((s, r) => (groupOf(by, r) === key ? s + (r.values[stat] ?? 0) : s), 0);
+}
+
+/** Pairs i < j of models, labelled "a·b". */
+function pairs(labels: string[]): Array<{ i: number; j: number; name: string }> {
+  const out: Array<{ i: number; j: number; name: string }> = [];
+  for (let i = 0; i < labels.length; i++) for (let j = i + 1; j < labels.length; j++) out.push({ i, j, name: `${labels[i]}·${labels[j]}` });
+  return out;
+}
+
+const byOf = (a: Args): By | undefined => (a.by === undefined || a.by === null ? undefined : (a.by as By));
 
 interface Inputs {
   models: ModelValue[];
@@ -74,25 +115,39 @@ function matrixTable(labels: string[], cell: (i: number, j: number) => number): 
   return new Table(["model", ...labels], labels.map((l, i) => [l, ...labels.map((_, j) => cell(i, j))]));
 }
 
-async function cosineMatrix(a: Args, ctx: CallContext): Promise<Table> {
+async function cosineMatrix(a: Args, ctx: CallContext): Promise<Value> {
   const inp = inputsOf(a);
   const n = inp.models.length;
-  if (ctx.dryRun) return matrixTable(inp.labels, () => NaN);
+  const by = byOf(a);
+  if (ctx.dryRun) return by ? UNKNOWN : matrixTable(inp.labels, () => NaN);
   const stats = await streamStats(inp, ctx, (g, ds) => {
     const out: Record<string, Node> = {};
     for (let i = 0; i < n; i++) for (let j = i; j < n; j++) out[`${i},${j}`] = step.finiteDot(g, ds[i], ds[j]);
     return out;
   });
+  if (by) {
+    const rows: Value[][] = [];
+    for (const key of groupKeys(by, stats)) {
+      for (const p of pairs(inp.labels)) {
+        const dij = groupSum(by, stats, key, `${p.i},${p.j}`);
+        const ni = Math.sqrt(groupSum(by, stats, key, `${p.i},${p.i}`));
+        const nj = Math.sqrt(groupSum(by, stats, key, `${p.j},${p.j}`));
+        rows.push([p.name, inp.labels[p.i], inp.labels[p.j], key, ni > 0 && nj > 0 ? Math.min(1, Math.max(-1, dij / (ni * nj))) : 0]);
+      }
+    }
+    return new Table(["pair", "a", "b", by, "cosine"], rows);
+  }
   const dot = (i: number, j: number) => stats.reduce((s, r) => s + r.values[i <= j ? `${i},${j}` : `${j},${i}`], 0);
   const norms = Array.from({ length: n }, (_, i) => Math.sqrt(dot(i, i)));
   // clamped: float64 rounding can put cos(d, d) a hair above 1
   return matrixTable(inp.labels, (i, j) => (norms[i] > 0 && norms[j] > 0 ? Math.min(1, Math.max(-1, dot(i, j) / (norms[i] * norms[j]))) : 0));
 }
 
-async function signConflicts(a: Args, ctx: CallContext): Promise<Table> {
+async function signConflicts(a: Args, ctx: CallContext): Promise<Value> {
   const inp = inputsOf(a);
   const n = inp.models.length;
-  if (ctx.dryRun) return matrixTable(inp.labels, () => NaN);
+  const by = byOf(a);
+  if (ctx.dryRun) return by ? UNKNOWN : matrixTable(inp.labels, () => NaN);
   const stats = await streamStats(inp, ctx, (g, ds) => {
     const signs = ds.map((d) => g.sign(d));
     const out: Record<string, Node> = {};
@@ -105,6 +160,16 @@ async function signConflicts(a: Args, ctx: CallContext): Promise<Table> {
     }
     return out;
   });
+  if (by) {
+    const rows: Value[][] = [];
+    for (const key of groupKeys(by, stats)) {
+      for (const p of pairs(inp.labels)) {
+        const both = groupSum(by, stats, key, `both ${p.i},${p.j}`);
+        rows.push([p.name, inp.labels[p.i], inp.labels[p.j], key, both > 0 ? groupSum(by, stats, key, `conflict ${p.i},${p.j}`) / both : 0]);
+      }
+    }
+    return new Table(["pair", "a", "b", by, "conflict"], rows);
+  }
   const total = (key: string) => stats.reduce((s, r) => s + (r.values[key] ?? 0), 0);
   return matrixTable(inp.labels, (i, j) => {
     if (i === j) return 0;
@@ -114,11 +179,11 @@ async function signConflicts(a: Args, ctx: CallContext): Promise<Table> {
   });
 }
 
-async function layerNorms(a: Args, ctx: CallContext): Promise<Table> {
+async function layerNorms(a: Args, ctx: CallContext): Promise<Value> {
   const inp = inputsOf(a);
   const by = (a.by as string | undefined) ?? "layer";
-  const columns = by === "tensor" ? ["model", "tensor", "layer", "norm"] : ["model", "layer", "norm"];
-  if (ctx.dryRun) return new Table(columns, []);
+  const columns = by === "tensor" ? ["model", "tensor", "layer", "norm"] : ["model", by, "norm"];
+  if (ctx.dryRun) return UNKNOWN;
   const stats = await streamStats(inp, ctx, (g, ds) => Object.fromEntries(ds.map((d, i) => [String(i), step.finiteDot(g, d, d)])));
   const rows: Value[][] = [];
   inp.labels.forEach((label, i) => {
@@ -126,20 +191,18 @@ async function layerNorms(a: Args, ctx: CallContext): Promise<Table> {
       for (const r of stats) rows.push([label, r.tensor, r.t.layer ?? null, Math.sqrt(r.values[String(i)])]);
       return;
     }
-    const perLayer = new Map<number, number>();
-    for (const r of stats) if (r.t.layer !== undefined) perLayer.set(r.t.layer, (perLayer.get(r.t.layer) ?? 0) + r.values[String(i)]);
-    for (const [layer, sq] of [...perLayer].sort((x, y) => x[0] - y[0])) rows.push([label, layer, Math.sqrt(sq)]);
+    for (const key of groupKeys(by as By, stats)) rows.push([label, key, Math.sqrt(groupSum(by as By, stats, key, String(i)))]);
   });
   return new Table(columns, rows);
 }
 
-async function magnitudeHistogram(a: Args, ctx: CallContext): Promise<Table> {
+async function magnitudeHistogram(a: Args, ctx: CallContext): Promise<Value> {
   const inp = inputsOf(a);
   const bins = (a.bins as number | undefined) ?? 50;
   checkRange("bins", bins, { min: 1, max: 1000 });
   if (!Number.isInteger(bins)) throw new MergelabError(`bins must be an integer, got ${bins}`, { param: "bins" });
   const columns = ["model", "bin_start", "bin_end", "count"];
-  if (ctx.dryRun) return new Table(columns, []);
+  if (ctx.dryRun) return UNKNOWN;
   const mag = (g: Graph, d: Node) => finite(g, g.abs(d));
   // pass 1: the largest finite magnitude of each model (the bins' range)
   const maxStats = await streamStats(inp, ctx, (g, ds) => Object.fromEntries(ds.map((d, i) => [String(i), g.reduce("max", mag(g, d))])));
@@ -166,6 +229,13 @@ async function magnitudeHistogram(a: Args, ctx: CallContext): Promise<Table> {
 
 const analysis = (spec: Omit<FunctionSpec, "category" | "returns">): FunctionSpec => ({ ...spec, category: "analysis", returns: "table" });
 
+const byPairParam = (stat: string): ParamSpec => ({
+  name: "by",
+  type: "string",
+  choices: ["layer", "module"],
+  doc: `per layer or per module: a long table (pair, a, b, layer|module, ${stat}), one row per pair of models and group, instead of the model × model matrix`,
+});
+
 export const specs: FunctionSpec[] = [
   analysis({
     name: "cosine_matrix",
@@ -173,7 +243,7 @@ export const specs: FunctionSpec[] = [
       "Cosine similarity between the experts' whole task vectors (all tensors as one vector): " +
       "cos(d_i, d_j) = Σ d_i·d_j / (‖d_i‖‖d_j‖). A model × model table; plot(…, kind=\"heatmap\") draws it.",
     example: 'plot(cosine_matrix(experts, base), kind="heatmap")',
-    params: [xsParam, baseParam],
+    params: [xsParam, baseParam, byPairParam("cosine")],
     call: cosineMatrix,
   }),
   analysis({
@@ -182,16 +252,18 @@ export const specs: FunctionSpec[] = [
       "Sign-conflict rate between experts (what TIES' sign election resolves): for each pair, the fraction of " +
       "elements where both task vectors are nonzero and their signs differ. A model × model table (heatmap).",
     example: 'plot(sign_conflicts(experts, base), kind="heatmap")',
-    params: [xsParam, baseParam],
+    params: [xsParam, baseParam, byPairParam("conflict")],
     call: signConflicts,
   }),
   analysis({
     name: "layer_norms",
-    doc: "L2 norm of each expert's task vector per layer (by=\"layer\": tensors of layer l together; by=\"tensor\": one row per tensor).",
+    doc:
+      "L2 norm of each expert's task vector per layer (by=\"layer\": the tensors of layer l together), per module " +
+      "(by=\"module\": e.g. self_attn.q_proj over all layers) or per tensor (by=\"tensor\").",
     example: 'plot(layer_norms(experts, base), x="layer", y="norm", color="model")',
     params: [
       xsParam, baseParam,
-      { name: "by", type: "string", default: "layer", choices: ["layer", "tensor"], doc: "group tensors by layer, or one row per tensor" },
+      { name: "by", type: "string", default: "layer", choices: ["layer", "module", "tensor"], doc: "group tensors by layer or by module, or one row per tensor" },
     ],
     call: layerNorms,
   }),

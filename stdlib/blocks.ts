@@ -264,6 +264,30 @@ export const specs: FunctionSpec[] = [
     call: (a: Args) => elementwiseOrNumber("acos", [[a.x, "x"]], (g, [x]) => g.unary("acos", x), ([x]) => Math.acos(x)),
   }),
   block({
+    name: "sqrt",
+    doc: "Elementwise square root (NaN below 0), rounded to float32. On a plain number, its square root (sqrt(2) = 1.414…).",
+    example: "sqrt(norm(task_vector(experts[0], base)))",
+    params: [modelOrNumber("x", "a model or a number")],
+    returns: "any",
+    call: (a: Args) => elementwiseOrNumber("sqrt", [[a.x, "x"]], (g, [x]) => g.unary("sqrt", x), ([x]) => Math.sqrt(x)),
+  }),
+  block({
+    name: "log",
+    doc: "Elementwise natural logarithm (−Inf at 0, NaN below), rounded to float32. On a plain number, its natural log (log(x) / log(10) for log₁₀).",
+    example: "log(0.5)",
+    params: [modelOrNumber("x", "a model or a number")],
+    returns: "any",
+    call: (a: Args) => elementwiseOrNumber("log", [[a.x, "x"]], (g, [x]) => g.unary("log", x), ([x]) => Math.log(x)),
+  }),
+  block({
+    name: "exp",
+    doc: "Elementwise eˣ, rounded to float32. On a plain number, eˣ.",
+    example: "exp(-1)",
+    params: [modelOrNumber("x", "a model or a number")],
+    returns: "any",
+    call: (a: Args) => elementwiseOrNumber("exp", [[a.x, "x"]], (g, [x]) => g.unary("exp", x), ([x]) => Math.exp(x)),
+  }),
+  block({
     name: "where",
     doc:
       "Elementwise choice: a where cond ≠ 0, else b (cond, a and b are models or numbers; NaN counts as true). " +

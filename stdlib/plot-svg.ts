@@ -1053,3 +1053,15 @@ function drawAnnotation(a: Record<string, unknown>, x: Axis, y: Axis, box: Box):
   const size = isNum(font.size) ? font.size : 12;
   return `<text class="annotation" x="${f(px)}" y="${f(py)}" text-anchor="${anchor}" dominant-baseline="${baseline}" font-size="${size}" fill="${color}">${escapeXml(text.replace(/<[^>]*>/g, ""))}</text>`;
 }
+
+/**
+ * The figure as HTML that needs no script: an `<img>` of the SVG as a data
+ * URI. A figure's `text/html` is this, because HTML is what most viewers and
+ * nbconvert's HTML export prefer, and an exporter may sanitize an inline
+ * `<svg>` (Debian's nbconvert 6.5 strips its children) but keeps an image.
+ */
+export function staticFigureHtml(svg: string, alt: string): string {
+  const size = /<svg [^>]*width="([\d.]+)" height="([\d.]+)"/.exec(svg);
+  const dims = size ? ` width="${size[1]}" height="${size[2]}"` : "";
+  return `<img class="mergelab-static-figure" src="data:image/svg+xml;base64,${Buffer.from(svg, "utf8").toString("base64")}"${dims} style="max-width:100%;height:auto" alt="${escapeXml(alt)}">`;
+}

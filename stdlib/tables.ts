@@ -16,7 +16,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { MergelabError } from "../core/errors.js";
-import { Dict, Table, type Value } from "../core/values.js";
+import { Dict, Table, UNKNOWN, type Value } from "../core/values.js";
 import type { Args, CallContext, FunctionSpec } from "./spec.js";
 
 export type TableFormat = "csv" | "json";
@@ -246,12 +246,12 @@ const loadTableSpec: FunctionSpec = {
     { name: "format", type: "string", choices: ["csv", "json"], doc: "csv or json (default: from the file name)" },
   ],
   returns: "table",
-  call(args: Args, ctx: CallContext): Table {
+  call(args: Args, ctx: CallContext): Value {
     const file = String(args.path);
     const format = formatOf(file, args.format as string | undefined);
     const resolved = path.resolve(ctx.cwd, file);
     // a check writes nothing, so a table the script saves earlier is not there yet: unknown, not an error
-    if (ctx.dryRun && !fs.existsSync(resolved)) return new Table([], []);
+    if (ctx.dryRun && !fs.existsSync(resolved)) return UNKNOWN;
     return loadTable(resolved, format);
   },
 };

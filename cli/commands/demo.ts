@@ -13,7 +13,7 @@ import { MergelabError } from "../../core/errors.js";
 import { parseSimpleArgs } from "../args.js";
 import { Table, type Value } from "../../core/values.js";
 import { Figure } from "../../stdlib/plot.js";
-import { plotlyLoaderHtml } from "../../core/plotly.js";
+import { interactiveFigureHtml, plotlyLoaderHtml } from "../../core/plotly.js";
 import { Session, ScriptError } from "../../dsl/index.js";
 
 const USAGE = `usage: mergelab demo [DIR] [--json]
@@ -102,7 +102,7 @@ Run in ${seconds.toFixed(1)} s.</p>
 ${htmlTable(r.results)}
 <h2>References</h2>
 ${htmlTable(r.references)}
-${r.figures.map((f) => f.toMimeBundle()["text/html"] as string).join("\n")}
+${r.figures.map((f, i) => interactiveFigureHtml(f.toJSON(), f.toMimeBundle()["text/html"] as string, `mergelab-fig-${i + 1}`)).join("\n")}
 <h2>Task arithmetic: λ sweep</h2>
 ${htmlTable(r.sweep)}
 <h2>The experiment</h2>

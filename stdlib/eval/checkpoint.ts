@@ -9,6 +9,7 @@ import path from "node:path";
 import { tf } from "../../core/runtime.js";
 import { CheckpointWriter } from "../../io/index.js";
 import { loadModel, materialize, modelFromTensors, type ModelValue } from "../../engine/index.js";
+import { shownPath } from "../../core/present.js";
 import { fromWeights, toWeights, widthOf, type Weights } from "./model.js";
 
 /** Write a layers model as a checkpoint directory (model.safetensors + config.json), atomically. */
@@ -51,7 +52,7 @@ export async function toLayers(model: ModelValue): Promise<tf.Sequential> {
 }
 
 export function loadClassifier(dir: string): ModelValue {
-  return loadModel(dir);
+  return loadModel(dir, { label: shownPath(dir) });
 }
 
 /** An in-memory layers model as a ModelValue (for merging without a round trip to disk). */

@@ -12,10 +12,10 @@
  */
 import path from "node:path";
 import { MergelabError } from "../../core/errors.js";
-import { isModel, loadModel, modelFromArrays, type ModelValue, type MemoryTensor } from "../../engine/index.js";
+import { isModel, modelFromArrays, type ModelValue, type MemoryTensor } from "../../engine/index.js";
 import { type Args, type CallContext, type FunctionSpec } from "../spec.js";
 import { Dict, type Value } from "../../core/values.js";
-import { isCheckpoint } from "./checkpoint.js";
+import { isCheckpoint, loadClassifier } from "./checkpoint.js";
 import { defaultCacheDir, evaluate, expertReference, isTaskSet, mergeWith, normalized, scoresOf, tasks, TaskSet } from "./api.js";
 import { DEPTH, INPUT_DIM, OUTPUT_DIM, paramCount } from "./model.js";
 import { NUM_CLUSTERS } from "./tasks.js";
@@ -171,7 +171,7 @@ const zooSpec: FunctionSpec = {
       const label = (d: string) => path.relative(cache, d);
       return out(placeholderModel(width, label(paths.base[b])), paths.experts[b].map((d) => placeholderModel(width, label(d))), placeholderModel(width, label(paths.multitask[b])));
     }
-    if (ctx.dryRun) return out(loadModel(paths.base[b]), paths.experts[b].map((d) => loadModel(d)), loadModel(paths.multitask[b]));
+    if (ctx.dryRun) return out(loadClassifier(paths.base[b]), paths.experts[b].map((d) => loadClassifier(d)), loadClassifier(paths.multitask[b]));
     const z = await ensureZoo(cache, p, width, (l) => ctx.options.quiet || ctx.stdout(l + "\n"));
     return out(z.base[b], z.experts[b], z.multitask[b]);
   },

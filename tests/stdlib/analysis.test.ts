@@ -3,7 +3,7 @@ import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { invoke } from "../../stdlib/methods/define.js";
 import { specs } from "../../stdlib/analysis.js";
-import { Table, type Value } from "../../core/values.js";
+import { Table, UNKNOWN, type Value } from "../../core/values.js";
 import { makeFixture, tiny, values, type Fixture } from "./methods/harness.js";
 import { SHAPES } from "./methods/st.js";
 
@@ -52,10 +52,10 @@ describe("hand-computed cases", () => {
     expect(tx.rows.map((r) => r[3])).toEqual([2, 3]);
   });
 
-  it("a dry run reads nothing and returns the table's shape", async () => {
-    const t = await call("layer_norms", { xs: [x, y], base }, true);
-    expect(t.columns).toEqual(["model", "layer", "norm"]);
-    expect(t.rows).toEqual([]);
+  it("a dry run reads nothing: the rows are unknown (UNKNOWN), a matrix keeps its labels", async () => {
+    expect(await call("layer_norms", { xs: [x, y], base }, true)).toBe(UNKNOWN);
+    const m = await call("cosine_matrix", { xs: [x, y], base }, true);
+    expect(m.columns).toEqual(["model", "x", "y"]);
   });
 });
 

@@ -80,7 +80,8 @@ describe("plot: heatmap and histogram", () => {
 
   it("bins a list of numbers, or a table column per colour", () => {
     const h = plot.histogram([1, 2, 2, 3], { bins: 3 });
-    expect(h.data[0]).toMatchObject({ type: "histogram", x: [1, 2, 2, 3], nbinsx: 3 });
+    // explicit bins (integers: edges at half-integers), so plotly and the static SVG draw the same bars
+    expect(h.data[0]).toMatchObject({ type: "histogram", x: [1, 2, 2, 3], xbins: { start: 0.5, end: 3.5, size: 1 } });
     const g = plot.histogram(sweep, { x: "acc", color: "method" });
     expect(g.data.map((t) => (t as Trace).x)).toEqual([[0.81, 0.74, 0.79], [0.7, 0.83]]);
     expect(g.layout.barmode).toBe("overlay");
@@ -109,33 +110,44 @@ describe("plot: errors name the argument", () => {
 
 describe("figure mime bundle", () => {
   beforeEach(() => resetPlotlySession());
+  const inline = <T>(f: () => T): T => {
+    const saved = process.env.MERGELAB_PLOTLY;
+    process.env.MERGELAB_PLOTLY = "inline";
+    try {
+      return f();
+    } finally {
+      if (saved === undefined) delete process.env.MERGELAB_PLOTLY;
+      else process.env.MERGELAB_PLOTLY = saved;
+    }
+  };
 
-  it("is one bundle: plotly JSON object, HTML drawing the same figure, text", () => {
+  it("is one bundle: plotly JSON object, the static SVG, HTML showing it without a script, text", () => {
     const fig = plot.bar(sweep, { x: "k", y: "acc", color: "method", title: "sweep" });
     const b = fig.toMimeBundle();
-    expect(Object.keys(b).sort()).toEqual([PLOTLY_MIME, "text/html", "text/plain"].sort());
+    expect(Object.keys(b).sort()).toEqual([PLOTLY_MIME, "image/svg+xml", "text/html", "text/plain"].sort());
     const json = b[PLOTLY_MIME] as { data: unknown[]; layout: { title: { text: string } } };
     expect(typeof json).toBe("object");
     expect(json.data).toHaveLength(2);
     expect(json.layout.title.text).toBe("sweep");
-    const html = b["text/html"] as string;
-    expect(embeddedFigure(html)).toEqual(JSON.parse(JSON.stringify(fig.toJSON())));
-    expect(html).toMatch(/window\.Plotly\.newPlot\(el, fig\.data, fig\.layout/);
-    expect(html).not.toContain("plotly.js v"); // the library itself is added once per session, not per figure
+    expect(b["image/svg+xml"]).toMatch(/^<svg [^>]*class="mergelab-static-figure"/);
+    expect(b["text/html"]).not.toMatch(/<script|plotly\.js v/);
   });
 
-  it("escapes '<' in embedded JSON so a label cannot close the script", () => {
+  it("inline mode: the HTML draws the same figure with plotly.js, escaping '<' so a label cannot close the script", () => {
     const fig = plot.bar([{ name: "</script><b>x", v: 1 }], { x: "name", y: "v" });
-    const html = fig.toMimeBundle()["text/html"] as string;
-    expect(html.match(/<\/script>/g)).toHaveLength(1);
-    expect(embeddedFigure(html).data[0].x).toEqual(["</script><b>x"]);
+    const html = inline(() => withPlotlyOnce(fig.toMimeBundle()))["text/html"] as string;
+    const own = html.slice(html.indexOf('<div id="mergelab-fig-'));
+    expect(own.match(/<\/script>/g)).toHaveLength(1);
+    expect(embeddedFigure(own)).toEqual(JSON.parse(JSON.stringify(fig.toJSON())));
+    expect(embeddedFigure(own).data[0].x).toEqual(["</script><b>x"]);
   });
 
-  it("inlines plotly.js into the first figure that leaves the session only", () => {
-    const first = withPlotlyOnce(plot.line([1, 2]).toMimeBundle());
-    const second = withPlotlyOnce(plot.line([3, 4]).toMimeBundle());
+  it("inlines plotly.js into the first figure that leaves the session only, and only when asked (MERGELAB_PLOTLY=inline)", () => {
+    const plain = plot.line([1, 2]).toMimeBundle();
+    expect(withPlotlyOnce(plain)).toBe(plain);
+    const [first, second] = inline(() => [withPlotlyOnce(plot.line([1, 2]).toMimeBundle()), withPlotlyOnce(plot.line([3, 4]).toMimeBundle())]);
     const table: MimeBundle = { "text/html": "<table></table>", "text/plain": "t" };
-    expect(withPlotlyOnce(table)).toBe(table);
+    expect(inline(() => withPlotlyOnce(table))).toBe(table);
     expect(first["text/html"]).toContain("plotly.js v3");
     expect((first["text/html"] as string).length).toBeGreaterThan(1_000_000);
     expect(second["text/html"]).not.toContain("plotly.js v3");
