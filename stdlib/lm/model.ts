@@ -9,6 +9,7 @@ import path from "node:path";
 import { MergelabError } from "../../core/errors.js";
 import { initRuntime, tf } from "../../core/runtime.js";
 import type { ExecOptions, ModelValue } from "../../engine/index.js";
+import { outputHfConfig } from "../../io/outconfig.js";
 import { parseConfig, TensorLayout, type LmConfig } from "./config.js";
 import { applyLayer, disposeWeights, embed, finalNorm, globalTensorNames, layerTensorNames, logits, prepareGlobals, prepareLayer, type Globals, type Weights } from "./forward.js";
 import { loadTokenizer, type TextTokenizer } from "./tokenizer.js";
@@ -61,32 +62,33 @@ export class LanguageModel {
   }
 }
 
-function readConfig(dir: string): LmConfig {
-  const file = path.join(dir, "config.json");
-  if (!fs.existsSync(file)) throw new MergelabError(`${file}: not found (language-model evaluation needs the model's config.json)`, { file });
-  let json: Record<string, unknown>;
-  try {
-    json = JSON.parse(fs.readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new MergelabError(`${file}: ${(e as Error).message}`, { file });
-  }
-  return parseConfig(json, file);
-}
-
 /** Directory holding a checkpoint's config.json (the checkpoint itself, or the folder of a single .safetensors file). */
 export function configDir(checkpointPath: string): string {
   return checkpointPath.endsWith(".safetensors") ? path.dirname(checkpointPath) : checkpointPath;
 }
 
+function readConfigJson(dir: string): Record<string, unknown> {
+  const file = path.join(dir, "config.json");
+  if (!fs.existsSync(file)) throw new MergelabError(`${file}: not found (language-model evaluation needs the model's config.json)`, { file });
+  try {
+    return JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new MergelabError(`${file}: ${(e as Error).message}`, { file });
+  }
+}
+
 /**
- * A language model over a model value — a checkpoint or a lazy merge: config
- * and tokenizer come from its origin (the base checkpoint), weights are
- * streamed from the engine.
+ * A language model over a model value — a checkpoint or a lazy merge: the
+ * config is the model's (its origin's config.json) with the layer count of its
+ * own tensors (a stack of slices has another), the tokenizer is its origin's,
+ * and the weights are streamed from the engine.
  */
 export function languageModel(model: ModelValue, opts: ExecOptions = {}): LanguageModel {
   if (!model.origin) throw new MergelabError(`${model.label}: no checkpoint of origin to read config.json and tokenizer.json from`);
   const dir = configDir(model.origin.path);
-  return new LanguageModel(readConfig(dir), streamModel(model, opts), loadTokenizer(dir), model.label);
+  const raw = model.hfConfig ?? readConfigJson(dir);
+  const config = parseConfig(outputHfConfig(raw, { numLayers: model.numLayers }), path.join(dir, "config.json"));
+  return new LanguageModel(config, streamModel(model, opts), loadTokenizer(dir), model.label);
 }
 
 /** A scoring request: the tokens of one sequence, of which the last `scored` are predicted (each from all tokens before it). */

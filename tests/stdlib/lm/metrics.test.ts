@@ -11,6 +11,7 @@ import { tf } from "../../../core/runtime.js";
 import { combine, loadModel, materialize, saveModel, type ModelValue } from "../../../engine/index.js";
 import { invoke } from "../../../stdlib/methods/define.js";
 import { specs as methods } from "../../../stdlib/methods/index.js";
+import { specs as stacking } from "../../../stdlib/stack.js";
 import { languageModel, LanguageModel, scoreSequences } from "../../../stdlib/lm/model.js";
 import { generate, loglikChoice, perplexity, rollingWindows } from "../../../stdlib/lm/metrics.js";
 import { memoryWeights } from "../../../stdlib/lm/weights.js";
@@ -177,5 +178,17 @@ describe("layer-streamed evaluation of a lazy merge", () => {
     const perTensor = (await invoke(ties, { xs: [loadModel(ref.ckpt), base], base, k: 0.3 })) as ModelValue;
     const tensorScope = await perplexity(languageModel(perTensor), texts, { maxLength: MAXLEN });
     expect(tensorScope.logprob).not.toBe(streamed.logprob);
+  });
+
+  it("a stack of slices (4 layers from two 3-layer models) runs with its own layer count, streamed as saved", async () => {
+    const fn = (name: string) => stacking.find((x) => x.name === name)!;
+    const a = (await invoke(fn("slice"), { x: loadModel(ref.ckpt), start: 0, end: 2 })) as ModelValue;
+    const b = (await invoke(fn("slice"), { x: loadModel(other.ckpt), start: 1, end: 3 })) as ModelValue;
+    const stacked = (await invoke(fn("stack"), { xs: [a, b] })) as ModelValue;
+    const lm4 = languageModel(stacked);
+    expect(lm4.config.numLayers).toBe(4);
+    const streamed = await loglikChoice(lm4, items);
+    const saved = await loglikChoice(await savedLm(stacked), items);
+    expect(streamed.items.map((x) => x.loglik)).toEqual(saved.items.map((x) => x.loglik));
   });
 });
