@@ -35,6 +35,7 @@ export {
   CheckpointSource,
   MemorySource,
   loadModel,
+  headerOnlyModel,
   modelFromTensors,
   modelFromArrays,
   mapTensors,

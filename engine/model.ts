@@ -18,7 +18,7 @@ import type { MimeBundle } from "../core/values.js";
 import { Graph, type BinaryOp, type Node } from "./ir.js";
 import { countLayers, tensorContext, type TensorContext } from "./param-schedule.js";
 import { escapeHtml, shownPath } from "../core/present.js";
-import type { ComputedSource } from "./computed.js";
+import { ComputedSource as ComputedSourceImpl, type ComputedSource } from "./computed.js";
 import { readHfConfig, type HfConfig } from "../io/hfconfig.js";
 
 export interface TensorMeta {
@@ -234,6 +234,23 @@ export function loadModel(p: string, opts: { cwd?: string; label?: string; hubId
   const model = leafModel(new CheckpointSource(ckpt, opts.hubId), tensors, opts.label ?? (p.replace(/\/+$/, "") || abs), ckpt, hfConfig);
   if (!opts.label) loaded.set(abs, { mtimeMs, model });
   return model;
+}
+
+/**
+ * A model known only from its safetensors headers (a Hub model `check` has not
+ * downloaded): it plans, checks and explains like any model; running it is an
+ * error that says to run without --dry-run.
+ */
+export function headerOnlyModel(tensors: ReadonlyArray<{ name: string; dtype: string; shape: number[] }>, label: string, hfConfig?: HfConfig): ModelValue {
+  const metas = new Map<string, TensorMeta>();
+  for (const t of [...tensors].sort((a, b) => compareTensorNames(a.name, b.name))) {
+    if (!(t.dtype in DTYPES)) throw new MergelabError(`${label}: tensor '${t.name}' has dtype ${t.dtype}, which mergelab does not read`, { tensor: t.name });
+    metas.set(t.name, { shape: [...t.shape], dtype: t.dtype as DType });
+  }
+  const source = new ComputedSourceImpl(label, metas, () => {
+    throw new MergelabError(`${label}: only its headers were fetched (a dry run); run without --dry-run to download it`);
+  }, []);
+  return leafModel(source, metas, label, undefined, hfConfig);
 }
 
 const TF_DTYPES: Record<string, DType> = { float32: "F32", int32: "I32", bool: "BOOL" };

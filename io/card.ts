@@ -47,7 +47,7 @@ export interface CardInfo {
 
 /** A YAML scalar that survives any path: plain when safe, else double-quoted. */
 function yamlScalar(s: string): string {
-  return /^[A-Za-z0-9_./][A-Za-z0-9_./ -]*$/.test(s) && !/^(true|false|null|yes|no|on|off|~)$/i.test(s) && !/ $/.test(s) ? s : JSON.stringify(s);
+  return /^[A-Za-z0-9_./][A-Za-z0-9_./@+ -]*$/.test(s) && !/^(true|false|null|yes|no|on|off|~)$/i.test(s) && !/ $/.test(s) ? s : JSON.stringify(s);
 }
 
 /** A fence longer than any run of backticks in `text`, so the recipe cannot close it. */

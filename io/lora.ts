@@ -203,7 +203,7 @@ export function checkAdapterAgainstBase(adapter: LoraAdapter, base: ReadonlyMap<
     const t = base.get(m.target);
     if (!t) throw new MergelabError(`${where}: the adapter targets '${m.target}', which the base model does not have`, { file: adapter.dir, tensor: m.target });
     if (t.shape.length !== 2 || t.shape[0] !== m.shape[0] || t.shape[1] !== m.shape[1]) {
-      throw new MergelabError(`${where}: '${m.target}' is [${t.shape}] in the base, the adapter's delta is [${m.shape}]`, { file: adapter.dir, tensor: m.target });
+      throw new MergelabError(`${where}: '${m.target}' is [${t.shape.join(", ")}] in the base, the adapter's delta is [${m.shape.join(", ")}]`, { file: adapter.dir, tensor: m.target });
     }
   }
   for (const [target, src] of adapter.replaced) {
@@ -211,7 +211,7 @@ export function checkAdapterAgainstBase(adapter: LoraAdapter, base: ReadonlyMap<
     const s = adapter.checkpoint.tensor(src).shape;
     if (!t) throw new MergelabError(`${where}: the adapter saves '${target}', which the base model does not have`, { file: adapter.dir, tensor: target });
     if (t.shape.length !== s.length || t.shape.some((d, i) => d !== s[i])) {
-      throw new MergelabError(`${where}: '${target}' is [${t.shape}] in the base, [${s}] in the adapter`, { file: adapter.dir, tensor: target });
+      throw new MergelabError(`${where}: '${target}' is [${t.shape.join(", ")}] in the base, [${s.join(", ")}] in the adapter`, { file: adapter.dir, tensor: target });
     }
   }
 }

@@ -6,7 +6,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import { MergelabError } from "../core/errors.js";
-import { loadModel, mapTensors, isModel, type ModelValue } from "../engine/model.js";
+import { headerOnlyModel, loadModel, mapTensors, isModel, type ModelValue } from "../engine/model.js";
+import { loraModel } from "../engine/lora.js";
+import { fetchHubHeaders, isHubReference, isOfflineEnv, parseHubId, resolveCached, resolveHubModel, type DownloadProgress } from "../io/hub.js";
 import { layers as layerSchedule, match as matchSchedule, isSchedule, type Schedule } from "../engine/param-schedule.js";
 import { explainPlan } from "../engine/plan.js";
 import type { Progress, SaveSummary } from "../engine/exec/index.js";
@@ -80,19 +82,58 @@ function isCheckpoint(p: string): boolean {
   }
 }
 
+/** Download progress on stderr, at most every 2 s and at the end of each file. */
+function downloadReporter(id: string, ctx: CallContext): ((p: DownloadProgress) => void) | undefined {
+  if (ctx.options.quiet || !ctx.stderr) return undefined;
+  let last = 0;
+  const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+  return (p) => {
+    const now = Date.now();
+    if (now - last < 2000 && p.fileBytes < p.fileTotal) return;
+    last = now;
+    ctx.stderr!(`downloading ${id}: ${mb(p.bytesDone)} of ${mb(p.bytesTotal)}, ${p.filesDone}/${p.filesTotal} files (${p.file})\n`);
+  };
+}
+
+/**
+ * A Hub id → a local snapshot directory (the cache, else a download), or, in a dry run of an
+ * uncached model, its headers only (ranged reads, no weights downloaded).
+ */
+async function resolveHub(id: string, ctx: CallContext, wantDir: boolean): Promise<{ dir: string } | { headers: Awaited<ReturnType<typeof fetchHubHeaders>> }> {
+  const ref = parseHubId(id)!;
+  const offline = ctx.options.offline || isOfflineEnv();
+  const cached = resolveCached(ref);
+  if (cached) return { dir: cached.dir };
+  if (ctx.dryRun && !wantDir) return { headers: await fetchHubHeaders(ref, { offline }) };
+  return { dir: (await resolveHubModel(ref, { offline, onProgress: downloadReporter(id, ctx) })).dir };
+}
+
 const load: FunctionSpec = {
   name: "load",
   category: "io",
-  doc: "Open a checkpoint (a Hugging Face directory with model.safetensors or shards + index, or one .safetensors file). Reads and validates the headers only; tensor data is read when a result is consumed.",
+  doc: "Open a checkpoint: a Hugging Face directory (model.safetensors or shards + index), one .safetensors file, or a Hub id `org/name[@revision]` (the Hugging Face cache, else a download of its safetensors and config files; see docs/huggingface.md). With `base`, `path` is a PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors) and the result is base + (α/r)·B·A, computed chunk by chunk. Reads and validates the headers only; tensor data is read when a result is consumed.",
   example: 'base = load("models/base")',
   params: [
-    { name: "path", type: "string", required: true, doc: "checkpoint directory or .safetensors file (relative to the working directory)" },
+    { name: "path", type: "string", required: true, doc: "checkpoint directory or .safetensors file (relative to the working directory), or a Hub id org/name[@revision]" },
     { name: "label", type: "string", doc: "name used in messages and explain (default: the path)" },
+    { name: "base", type: "model", doc: "load `path` as a LoRA adapter on this model" },
   ],
   returns: "model",
-  call: (a, ctx) => {
+  call: async (a, ctx) => {
+    const p = str(a.path);
+    const label = a.label as string | undefined;
+    const base = a.base === null || a.base === undefined ? undefined : (a.base as ModelValue);
     try {
-      return loadModel(str(a.path), { cwd: ctx.cwd, label: a.label as string | undefined });
+      let dir = p;
+      let hubId: string | undefined;
+      if (isHubReference(p, ctx.cwd)) {
+        hubId = p;
+        const r = await resolveHub(p, ctx, base !== undefined);
+        if ("headers" in r) return headerOnlyModel(r.headers.tensors, label ?? p, r.headers.config);
+        dir = r.dir;
+      }
+      if (base) return loraModel(base, path.resolve(ctx.cwd, dir), label ?? p);
+      return loadModel(dir, { cwd: ctx.cwd, label: label ?? hubId, hubId });
     } catch (e) {
       if (!(e instanceof MergelabError) || e.details.tensor) throw e;
       // messages name the path as the user wrote it, not the absolute one

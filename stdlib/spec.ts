@@ -77,7 +77,7 @@ export interface RunOptions {
   /** Scale-out (`mergelab run --shard I/N`): save() writes only shard `index` of `count` (engine/shard.ts). */
   shard?: { index: number; count: number };
   /** What the model card (README.md) shows as the recipe: the script, and the mergekit config it was translated from. */
-  recipe?: { text: string; mergekitConfig?: { file: string; text: string } };
+  recipe?: { text: string; mergekitConfig?: { file: string; text: string }; overrides?: ReadonlyArray<readonly [string, string]> };
 }
 
 /** Arguments after binding: keyed by the parameter's canonical name, defaults filled. */

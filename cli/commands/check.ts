@@ -7,11 +7,13 @@
 import { Session } from "../../dsl/index.js";
 import { checkOrReport, parseScriptArgs, readScriptSource } from "./run.js";
 
-const USAGE = `usage: mergelab check FILE [--set NAME=VALUE]...
+const USAGE = `usage: mergelab check FILE [--set NAME=VALUE]... [--offline]
 
 Checks a merge script (or a mergekit YAML config) against its checkpoints'
 headers: names, argument types and ranges, tensor names and shapes. Reads no
-tensor data, writes nothing.`;
+tensor data, writes nothing. A Hugging Face Hub id that is not cached is checked
+from its shards' headers (ranged reads), nothing downloaded; --offline: the
+cache only.`;
 
 export async function run(argv: string[]): Promise<number> {
   const args = parseScriptArgs(argv, "check", USAGE);
@@ -20,7 +22,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const source = await readScriptSource(args.file, args.positional[1], "check", USAGE);
-  const session = new Session({ cwd: process.cwd() });
+  const session = new Session({ cwd: process.cwd(), options: { offline: args.flags.offline } });
   const checked = await checkOrReport(session, source, args.file, args.overrides);
   if (!checked) return 1;
   const n = checked.saved.length;

@@ -18,7 +18,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const source = await readScriptSource(args.file, args.positional[1], "explain", USAGE);
   const { text } = source;
-  const session = new Session({ cwd: process.cwd(), options: { workers: args.flags.workers, chunkSize: args.flags.chunkSize } });
+  const session = new Session({ cwd: process.cwd(), options: { workers: args.flags.workers, chunkSize: args.flags.chunkSize, offline: args.flags.offline } });
   const checked = await checkOrReport(session, source, args.file, args.overrides);
   if (!checked) return 1;
   const plan = await session.plan(text, { file: args.file, overrides: args.overrides });

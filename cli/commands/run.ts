@@ -29,6 +29,8 @@ options:
   --chunk-size N     elements per input per chunk
   --quiet            no progress and no "saved" lines
   --json             print one JSON summary on stdout at the end
+  --offline          no Hugging Face Hub downloads: Hub ids resolve from the local cache only
+                     (as HF_HUB_OFFLINE=1; see docs/huggingface.md)
   --shard I/N        write only shard I (0-based) of N of every save() into OUT/.shards/;
                      'mergelab finalize OUT' assembles them (see docs/cli.md)`;
 
@@ -36,14 +38,14 @@ export interface ScriptArgs {
   file: string;
   positional: string[];
   overrides: Map<string, Value>;
-  flags: { dryRun: boolean; quiet: boolean; json: boolean; help: boolean; workers?: number; chunkSize?: number; shard?: string };
+  flags: { dryRun: boolean; quiet: boolean; json: boolean; help: boolean; offline: boolean; workers?: number; chunkSize?: number; shard?: string };
 }
 
 /** Parse the options shared by run, check and explain. */
 export function parseScriptArgs(argv: string[], verb: string, usage: string): ScriptArgs {
   const positional: string[] = [];
   const overrides = new Map<string, Value>();
-  const flags: ScriptArgs["flags"] = { dryRun: false, quiet: false, json: false, help: false };
+  const flags: ScriptArgs["flags"] = { dryRun: false, quiet: false, json: false, help: false, offline: false };
   const intArg = (name: string, v: string | undefined) => {
     const n = Number(v);
     if (v === undefined || !Number.isInteger(n) || n < 0) throw new MergelabError(`${verb}: ${name} needs a non-negative integer\n\n${usage}`);
@@ -62,6 +64,7 @@ export function parseScriptArgs(argv: string[], verb: string, usage: string): Sc
     } else if (opt === "--dry-run") flags.dryRun = true;
     else if (opt === "--quiet" || opt === "-q") flags.quiet = true;
     else if (opt === "--json") flags.json = true;
+    else if (opt === "--offline") flags.offline = true;
     else if (opt === "--workers") flags.workers = intArg("--workers", value());
     else if (opt === "--chunk-size") flags.chunkSize = intArg("--chunk-size", value());
     else if (opt === "--shard") flags.shard = value() ?? "";
@@ -177,6 +180,7 @@ export async function run(argv: string[]): Promise<number> {
       workers: flags.workers,
       chunkSize: flags.chunkSize,
       quiet: flags.quiet,
+      offline: flags.offline,
       shard: flags.shard === undefined ? undefined : parseShard(flags.shard),
       recipe: { text, mergekitConfig: /\.ya?ml$/i.test(file) ? { file: path.basename(file), text: fs.readFileSync(file, "utf8") } : undefined },
     },
