@@ -78,6 +78,8 @@ export interface RunOptions {
   shard?: { index: number; count: number };
   /** What the model card (README.md) shows as the recipe: the script, and the mergekit config it was translated from. */
   recipe?: { text: string; mergekitConfig?: { file: string; text: string }; overrides?: ReadonlyArray<readonly [string, string]> };
+  /** No Hugging Face Hub downloads (`--offline`; HF_HUB_OFFLINE=1 does the same): ids resolve from the cache only. */
+  offline?: boolean;
 }
 
 /** Arguments after binding: keyed by the parameter's canonical name, defaults filled. */
