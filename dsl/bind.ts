@@ -68,6 +68,10 @@ export function bindCall(spec: FunctionSpec, argv: readonly ArgValue[], callSpan
       unknownKeyword = true;
       continue;
     }
+    if (p.rest) {
+      errors.push({ message: `${fname} takes its ${p.name} as positional arguments (${spec.name}(a, b, …)), not as ${a.name}=…`, span: a.nameSpan ?? a.span });
+      continue;
+    }
     if (spans.has(p.name)) {
       errors.push({ message: `${fname} got two values for '${p.name}'`, span: a.nameSpan ?? a.span });
       continue;

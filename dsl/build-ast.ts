@@ -209,8 +209,11 @@ class AstBuilder extends BaseVisitor {
     if (t) {
       const span = tokenSpan(t);
       switch (t.tokenType.name) {
-        case "NumberLit":
-          return { kind: "number", value: Number(t.image), span };
+        case "NumberLit": {
+          const value = Number(t.image);
+          if (!Number.isFinite(value)) this.errors.push({ span, message: `number ${t.image} is too large (not a finite 64-bit float)` });
+          return { kind: "number", value, span };
+        }
         case "StringLit":
           return { kind: "string", value: this.unescape(t), span };
         case "True":

@@ -9,6 +9,7 @@ import { layout, tokenSpan } from "./layout.js";
 import { buildStatement, type AstError } from "./build-ast.js";
 import type { Program, Stmt } from "./ast.js";
 import { locOf, type Diagnostic, type Span } from "./diagnostics.js";
+import { astDepth, MAX_EXPR_DEPTH, nestingProblem } from "./limits.js";
 
 export interface ParseResult {
   program: Program;
@@ -61,6 +62,12 @@ function parseStatements(text: string): { body: Stmt[]; errors: AstError[]; uncl
     const to = next ? tokens[next.start]!.startOffset - 1 : text.length;
     // a lexing error inside the statement already explains why it does not parse
     const hasLexError = lexErrors.some((e) => e.span.offset >= from && e.span.offset <= to) || unclosedAt(lexErrors, from, to);
+    // the parser recurses once per bracket and prefix operator: refuse what would overflow its stack
+    const deep = nestingProblem(slice);
+    if (deep) {
+      errors.push({ span: tokenSpan(deep.token), message: deep.message });
+      return;
+    }
     parser.input = slice;
     const cst = parser.statementLine();
     if (parser.errors.length > 0) {
@@ -72,6 +79,10 @@ function parseStatements(text: string): { body: Stmt[]; errors: AstError[]; uncl
     }
     const astErrors: AstError[] = [];
     const stmt = buildStatement(cst, astErrors);
+    // evaluation recurses once per level: a 4,000-term a+b+… would overflow the stack
+    if (astErrors.length === 0 && astDepth(stmt) > MAX_EXPR_DEPTH) {
+      astErrors.push({ span: stmt.span, message: `expression nested more than ${MAX_EXPR_DEPTH} levels deep (e.g. a very long chain of operators); split it with names or use sum()` });
+    }
     errors.push(...astErrors);
     if (astErrors.length === 0) body.push(stmt);
   });

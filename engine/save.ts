@@ -17,10 +17,11 @@ import { formatValue } from "../core/present.js";
 import { modelCard, type CardMethod } from "../io/card.js";
 import { parseSize } from "../io/layout.js";
 import { isEmptyOrAbsent } from "../io/staging.js";
-import { saveModel, type Progress, type SaveSummary } from "./exec/index.js";
+import { checkOutputTarget } from "../io/writer.js";
+import { inputPaths, saveModel, type Progress, type SaveSummary } from "./exec/index.js";
 import type { MergeStep, ModelValue } from "./model.js";
 import { parseDtype } from "./plan.js";
-import { shardDir, shardModel, writeEmptyShard, type ShardSpec } from "./shard.js";
+import { recipeHash, RECIPE_KEY, shardDir, shardModel, writeEmptyShard, type ShardSpec } from "./shard.js";
 
 export interface SaveRequest {
   /** The output directory as the user wrote it (messages and the card's title use it). */
@@ -35,7 +36,7 @@ export interface SaveRequest {
   /** Scale-out: write only shard `index` of `count` into OUT/.shards/ (`mergelab finalize OUT` assembles). */
   shard?: ShardSpec;
   /** What the card shows as the recipe: the script, and the mergekit config it was translated from. */
-  recipe?: { text: string; mergekitConfig?: { file: string; text: string } };
+  recipe?: { text: string; mergekitConfig?: { file: string; text: string }; overrides?: ReadonlyArray<readonly [string, string]> };
   workers?: number;
   chunkSize?: number;
   signal?: AbortSignal;
@@ -74,17 +75,28 @@ export function planSave(whole: ModelValue, req: SaveRequest): SavePlan {
     fail((e as Error).message, "shard_size");
   }
   if (!req.overwrite && !isEmptyOrAbsent(target)) fail(`${req.path}: output exists and is not empty (use overwrite=true)`, "path");
+  // never over, into or above an input or the working directory, nor over a directory that is not a model output
+  try {
+    checkOutputTarget(output, { overwrite: !req.shard && req.overwrite, cwd: req.cwd, inputs: inputPaths(whole) });
+    if (req.shard) checkOutputTarget(target, { overwrite: req.overwrite });
+  } catch (e) {
+    if (!(e instanceof MergelabError)) throw e;
+    fail(e.message.split(output).join(req.path).split(req.cwd + path.sep).join(""), "path");
+  }
   return { model, target, output };
 }
 
 /** Run the model's plan and write it (see the file comment); null for a shard that has no tensors. */
 export async function save(whole: ModelValue, req: SaveRequest): Promise<SaveSummary | null> {
   const { model, target, output } = planSave(whole, req);
+  // a shard records the recipe it ran (script, --set values, config): finalize refuses shards of different recipes
+  const recipe = req.shard ? recipeHash(req.recipe, req.shard.count, req.path) : undefined;
   if (req.shard && model.tensors.size === 0) {
-    writeEmptyShard(target); // more shards than tensors: nothing to write here
+    writeEmptyShard(target, recipe); // more shards than tensors: nothing to write here
     return null;
   }
   return saveModel(model, target, {
+    ...(recipe ? { metadata: { [RECIPE_KEY]: recipe } } : {}),
     dtype: req.dtype,
     shardSize: req.shardSize,
     overwrite: req.overwrite,

@@ -15,6 +15,7 @@
  *   OUT/.shards/shard-00002-of-00003/   …
  *   mergelab finalize OUT  →  OUT/model-0000k-of-0000K.safetensors + index + card
  */
+import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { MergelabError } from "../core/errors.js";
@@ -99,7 +100,23 @@ export function shardModel(model: ModelValue, spec: ShardSpec): ModelValue {
   });
 }
 
-/** A shard with no tensors (N above the tensor count): an empty directory tells finalize it ran. */
-export function writeEmptyShard(dir: string): void {
+/** `__metadata__` key (and, for an empty shard, file name) of a shard's recipe hash. */
+export const RECIPE_KEY = "mergelab_recipe_sha256";
+export const EMPTY_SHARD_RECIPE = ".mergelab-recipe";
+
+/**
+ * The hash of what a shard computes: the script, its `--set` values, the
+ * mergekit config, the shard count and the output. Shards of one merge agree
+ * on it; finalize refuses a mix.
+ */
+export function recipeHash(recipe: { text: string; mergekitConfig?: { text: string }; overrides?: ReadonlyArray<readonly [string, string]> } | undefined, count: number, output: string): string {
+  const overrides = [...(recipe?.overrides ?? [])].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+  const text = JSON.stringify({ script: recipe?.text ?? null, config: recipe?.mergekitConfig?.text ?? null, overrides, count, output });
+  return crypto.createHash("sha256").update(text).digest("hex");
+}
+
+/** A shard with no tensors (N above the tensor count): an empty directory (with its recipe hash) tells finalize it ran. */
+export function writeEmptyShard(dir: string, recipe?: string): void {
   fs.mkdirSync(dir, { recursive: true });
+  if (recipe) fs.writeFileSync(path.join(dir, EMPTY_SHARD_RECIPE), recipe + "\n");
 }

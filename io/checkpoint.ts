@@ -13,7 +13,11 @@ import fs from "node:fs";
 import path from "node:path";
 import { MergelabError } from "../core/errors.js";
 import { decode16, decodeToF32, DTYPES, type DType } from "./dtypes.js";
-import { ioCounters, PICKLE_ADVICE, preadExact, readSafetensorsHeader, type SafetensorsHeader, type TensorInfo } from "./safetensors.js";
+import {
+  changedError, ioCounters, openRegular, PICKLE_ADVICE, preadExact, readSafetensorsHeader, sameStamp, stampOf,
+  type FileStamp, type SafetensorsHeader, type TensorInfo,
+} from "./safetensors.js";
+import { recoverCommits } from "./staging.js";
 
 export const INDEX_FILE = "model.safetensors.index.json";
 export const SINGLE_FILE = "model.safetensors";
@@ -25,6 +29,8 @@ export interface CheckpointFile {
   headerLength: number;
   /** sha256 of the file's header (provenance). */
   sha256: string;
+  /** The file's identity when the header was read: data is read only while it still matches. */
+  stamp: FileStamp;
 }
 
 /** Plain data: everything needed to reopen a checkpoint (e.g. in a worker) without re-validating. */
@@ -67,6 +73,7 @@ export class Checkpoint {
   readonly stats: ReadStats = { rangeReads: 0, bytesRead: 0 };
   private readonly byName: Map<string, TensorInfo>;
   private readonly fds = new Map<string, number>();
+  private readonly stamps: Map<string, FileStamp>;
 
   private constructor(d: CheckpointDescription) {
     this.path = d.path;
@@ -75,6 +82,26 @@ export class Checkpoint {
     this.metadata = d.metadata;
     this.indexMetadata = d.indexMetadata;
     this.byName = new Map(d.tensors.map((t) => [t.name, t]));
+    this.stamps = new Map(d.files.map((f) => [f.path, f.stamp]));
+  }
+
+  /**
+   * Throws (naming the file) if a file of this checkpoint changed since its
+   * header was read: by path (replaced) or, when open, through the open file
+   * (rewritten in place).
+   */
+  verifyUnchanged(): void {
+    for (const f of this.files) {
+      let st: fs.BigIntStats;
+      try {
+        st = fs.statSync(f.path, { bigint: true });
+      } catch {
+        throw changedError(f.path);
+      }
+      if (!sameStamp(stampOf(st), f.stamp)) throw changedError(f.path);
+      const fd = this.fds.get(f.path);
+      if (fd !== undefined && !sameStamp(stampOf(fs.fstatSync(fd, { bigint: true })), f.stamp)) throw changedError(f.path);
+    }
   }
 
   /** Reopen from `describe()` output (in a worker thread): no validation, files opened on first read. */
@@ -155,11 +182,20 @@ export class Checkpoint {
     if (dest.length === 0) return;
     let fd = this.fds.get(t.file);
     if (fd === undefined) {
+      let opened: number;
       try {
-        fd = fs.openSync(t.file, "r");
+        opened = openRegular(t.file);
       } catch (e) {
-        throw new MergelabError(`${t.file}: cannot open: ${(e as Error).message}`, { file: t.file, tensor: t.name });
+        if (e instanceof MergelabError && this.stamps.has(t.file)) throw changedError(t.file, t.name);
+        throw e;
       }
+      // the file must be the one whose header was read (a lazy model must never read a rewritten file)
+      const want = this.stamps.get(t.file);
+      if (want && !sameStamp(stampOf(fs.fstatSync(opened, { bigint: true })), want)) {
+        fs.closeSync(opened);
+        throw changedError(t.file, t.name);
+      }
+      fd = opened;
       this.fds.set(t.file, fd);
     }
     preadExact(fd, t.file, dest, position);
@@ -173,6 +209,7 @@ export class Checkpoint {
 /** Open and validate a checkpoint directory or .safetensors file; reads headers only. */
 export function openCheckpoint(p: string): Checkpoint {
   const abs = path.resolve(p);
+  recoverCommits(abs); // a save() killed between its renames: put the old or the new output back first
   let st: fs.Stats;
   try {
     st = fs.statSync(abs);
@@ -223,8 +260,9 @@ function readIndex(file: string): ShardIndex {
     throw new MergelabError(`${file}: no "weight_map" object`, { file });
   }
   const weightMap = new Map<string, string>();
-  for (const [tensor, shard] of Object.entries(wm)) {
-    if (typeof shard !== "string" || shard === "" || shard !== path.basename(shard) || shard === "..") {
+  for (const tensor of Object.keys(wm)) {
+    const shard = (wm as Record<string, unknown>)[tensor];
+    if (typeof shard !== "string" || shard === "" || shard !== path.basename(shard) || shard === ".." || shard === "." || shard === INDEX_FILE) {
       throw new MergelabError(`${file}: tensor '${tensor}' maps to ${JSON.stringify(shard)}, not a file name in the checkpoint directory`, { file, tensor });
     }
     weightMap.set(tensor, shard);
@@ -268,7 +306,7 @@ function openSharded(dir: string): Checkpoint {
 function assemble(root: string, headers: SafetensorsHeader[], indexMetadata: Record<string, unknown>): CheckpointDescription {
   const seen = new Map<string, string>();
   const tensors: TensorInfo[] = [];
-  const metadata: Record<string, string> = {};
+  const metadata: Record<string, string> = Object.create(null);
   for (const h of headers) {
     for (const t of h.tensors) {
       const other = seen.get(t.name);
@@ -279,7 +317,7 @@ function assemble(root: string, headers: SafetensorsHeader[], indexMetadata: Rec
     for (const [k, v] of Object.entries(h.metadata)) if (!(k in metadata)) metadata[k] = v;
   }
   tensors.sort((a, b) => compareTensorNames(a.name, b.name));
-  const files = headers.map((h) => ({ path: h.file, size: h.fileSize, headerLength: h.headerLength, sha256: h.sha256 }));
+  const files = headers.map((h) => ({ path: h.file, size: h.fileSize, headerLength: h.headerLength, sha256: h.sha256, stamp: h.stamp }));
   return { path: root, files, tensors, metadata, indexMetadata };
 }
 

@@ -78,7 +78,9 @@ export function planShards(tensors: readonly OutputTensor[], shardSize: number):
 
 /** The safetensors header for one file: JSON padded with spaces to a multiple of 8 bytes. */
 export function encodeHeader(tensors: readonly OutputTensor[], metadata: Record<string, string>): { bytes: Buffer; offsets: number[]; dataSize: number } {
-  const header: Record<string, unknown> = { __metadata__: metadata };
+  // tensor names are keys: no prototype, so '__proto__' is a name like any other
+  const header: Record<string, unknown> = Object.create(null);
+  header.__metadata__ = metadata;
   const offsets: number[] = [];
   let pos = 0;
   for (const t of tensors) {

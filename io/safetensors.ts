@@ -38,6 +38,54 @@ export interface SafetensorsHeader {
   metadata: Record<string, string>;
   /** sha256 (hex) of the 8 length bytes and the header: identifies the file's layout for provenance. */
   sha256: string;
+  /** Identity of the file when its header was read (inode, size, mtime): reads refuse a file that changed since. */
+  stamp: FileStamp;
+}
+
+/** What identifies one version of a file: a rewrite (in place or by rename) changes it. */
+export interface FileStamp {
+  ino: number;
+  size: number;
+  mtimeNs: string;
+}
+
+export function stampOf(st: fs.BigIntStats): FileStamp {
+  return { ino: Number(st.ino), size: Number(st.size), mtimeNs: String(st.mtimeNs) };
+}
+
+export const sameStamp = (a: FileStamp, b: FileStamp) => a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs;
+
+/** The refusal when a file changed after its header was read (a lazy model would read garbage through the old header). */
+export function changedError(file: string, tensor?: string): MergelabError {
+  return new MergelabError(
+    `${file}: changed since its header was read (rewritten or replaced, e.g. by an earlier save() with overwrite=true or another program); load it again`,
+    { file, tensor },
+  );
+}
+
+/** Open a file for reading only if it is a regular file (a FIFO would block, a directory cannot be read). */
+export function openRegular(file: string): number {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch (e) {
+    throw new MergelabError(`${file}: cannot open: ${(e as Error).message}`, { file });
+  }
+  if (!st.isFile()) {
+    throw new MergelabError(`${file}: not a regular file (${st.isDirectory() ? "a directory" : st.isFIFO() ? "a FIFO" : "a special file"}); checkpoints are read from regular files only`, { file });
+  }
+  let fd: number;
+  try {
+    // O_NONBLOCK: if it was swapped for a FIFO since the stat, opening must not wait for a writer
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+  } catch (e) {
+    throw new MergelabError(`${file}: cannot open: ${(e as Error).message}`, { file });
+  }
+  if (!fs.fstatSync(fd).isFile()) {
+    fs.closeSync(fd);
+    throw new MergelabError(`${file}: not a regular file; checkpoints are read from regular files only`, { file });
+  }
+  return fd;
 }
 
 /**
@@ -57,14 +105,10 @@ export function preadExact(fd: number, file: string, out: Uint8Array, position: 
 }
 
 export function readSafetensorsHeader(file: string): SafetensorsHeader {
-  let fd: number;
+  const fd = openRegular(file);
   try {
-    fd = fs.openSync(file, "r");
-  } catch (e) {
-    throw new MergelabError(`${file}: cannot open: ${(e as Error).message}`, { file });
-  }
-  try {
-    const fileSize = fs.fstatSync(fd).size;
+    const st = fs.fstatSync(fd, { bigint: true });
+    const fileSize = Number(st.size);
     if (fileSize < 8) throw new MergelabError(`${file}: not a safetensors file (${fileSize} bytes, shorter than the 8-byte header length)`, { file });
     const lenBytes = new Uint8Array(8);
     preadExact(fd, file, lenBytes, 0);
@@ -75,7 +119,7 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
     ioCounters.headerReads++;
     ioCounters.headerBytes += 8 + headerLength;
     const sha256 = crypto.createHash("sha256").update(lenBytes).update(headerBytes).digest("hex");
-    return { ...parseHeader(file, headerBytes, 8 + headerLength, fileSize), file, fileSize, headerLength, dataStart: 8 + headerLength, sha256 };
+    return { ...parseHeader(file, headerBytes, 8 + headerLength, fileSize), file, fileSize, headerLength, dataStart: 8 + headerLength, sha256, stamp: stampOf(st) };
   } finally {
     fs.closeSync(fd);
   }
@@ -111,7 +155,7 @@ function parseHeader(file: string, bytes: Uint8Array, dataStart: number, fileSiz
   }
   const dataSize = fileSize - dataStart;
   const tensors: TensorInfo[] = [];
-  let metadata: Record<string, string> = {};
+  let metadata: Record<string, string> = Object.create(null);
   for (const [name, entry] of Object.entries(json as Record<string, unknown>)) {
     if (name === "__metadata__") metadata = parseMetadata(file, entry);
     else tensors.push(parseEntry(file, name, entry, dataStart, dataSize));
@@ -127,7 +171,7 @@ function parseMetadata(file: string, entry: unknown): Record<string, string> {
   for (const [k, v] of Object.entries(entry)) {
     if (typeof v !== "string") throw new MergelabError(`${file}: __metadata__ entry '${k}' is not a string`, { file });
   }
-  return { ...(entry as Record<string, string>) };
+  return Object.assign(Object.create(null), entry) as Record<string, string>;
 }
 
 const isCount = (x: unknown): x is number => typeof x === "number" && Number.isSafeInteger(x) && x >= 0;

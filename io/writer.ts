@@ -27,7 +27,7 @@ import {
   closeChunkFiles, DEFAULT_SHARD_SIZE, encodeHeader, parseSize, planShards, wrapWriteError, writeChunkF32, writeChunkRaw,
   type OutputTensor, type WriterLayout,
 } from "./layout.js";
-import { fsyncPath, isEmptyOrAbsent, onInterrupt, PID_FILE, removeStaleTemps, replaceDir } from "./staging.js";
+import { claim, fsyncPath, isEmptyOrAbsent, newOwner, onInterrupt, OWNER_FILE, removeStaleTemps, replaceDir, type Owner } from "./staging.js";
 
 export type { OutputTensor, WriterLayout, LaidOutTensor } from "./layout.js";
 export { parseSize } from "./layout.js";
@@ -45,6 +45,10 @@ export interface WriterOptions {
   extraFiles?: Record<string, string>;
   /** fsync files before the rename (default true). */
   fsync?: boolean;
+  /** Paths the output is computed from (files or directories): never written over, into or above. */
+  inputs?: readonly string[];
+  /** Called just before the output is renamed into place (e.g. to check the inputs did not change). */
+  beforeCommit?: () => void;
 }
 
 /**
@@ -67,6 +71,8 @@ export class CheckpointWriter {
   private readonly written = new Map<string, number>();
   private done = false;
   private forgetInterrupt: () => void = () => {};
+  private stopHeartbeat: () => void = () => {};
+  private readonly owner: Owner = newOwner();
 
   private constructor(layout: WriterLayout, opts: WriterOptions) {
     this.layout = layout;
@@ -87,12 +93,13 @@ export class CheckpointWriter {
       throw new MergelabError(`${abs}: cannot create the output next to it: ${(e as Error).message}`, { file: abs });
     }
     const shards = planShards(tensors, parseSize(opts.shardSize ?? DEFAULT_SHARD_SIZE));
-    const layout: WriterLayout = { target: abs, tempDir, files: [], tensors: {}, totalSize: 0 };
+    // tensor names are keys: no prototype, so '__proto__' is a name like any other
+    const layout: WriterLayout = { target: abs, tempDir, files: [], tensors: Object.create(null) as WriterLayout["tensors"], totalSize: 0 };
     const writer = new CheckpointWriter(layout, opts);
     writer.forgetInterrupt = onInterrupt(() => writer.abort());
     try {
       fs.chmodSync(tempDir, 0o755); // mkdtemp makes it private; the output is an ordinary directory
-      fs.writeFileSync(path.join(tempDir, PID_FILE), String(process.pid));
+      writer.stopHeartbeat = claim(tempDir, writer.owner);
       writer.createFiles(shards);
       writer.writeSideFiles();
     } catch (e) {
@@ -125,7 +132,8 @@ export class CheckpointWriter {
   commit(): string {
     if (this.done) throw new Error("checkpoint writer already committed or aborted");
     const { target, tempDir } = this.layout;
-    for (const [name, t] of Object.entries(this.layout.tensors)) {
+    for (const name of Object.keys(this.layout.tensors)) {
+      const t = this.layout.tensors[name]!;
       const got = this.written.get(name) ?? 0;
       if (got !== t.byteLength) {
         this.abort();
@@ -135,11 +143,14 @@ export class CheckpointWriter {
     try {
       closeChunkFiles(this.layout);
       if (this.opts.fsync ?? true) for (const f of this.layout.files) fsyncPath(path.join(tempDir, f.name));
-      fs.rmSync(path.join(tempDir, PID_FILE), { force: true });
       if (!this.opts.overwrite && !isEmptyOrAbsent(target)) {
-        throw new MergelabError(`${target}: appeared and is not empty while writing; not overwritten (use --force / overwrite=true)`, { file: target });
+        throw new MergelabError(`${target}: appeared and is not empty while writing; not overwritten (save with overwrite=true to replace it)`, { file: target });
       }
-      replaceDir(tempDir, target);
+      if (this.opts.overwrite) checkReplaceable(target);
+      this.opts.beforeCommit?.();
+      replaceDir(tempDir, target, this.owner);
+      this.stopHeartbeat();
+      fs.rmSync(path.join(target, OWNER_FILE), { force: true });
     } catch (e) {
       this.abort();
       if (e instanceof MergelabError) throw e;
@@ -147,6 +158,7 @@ export class CheckpointWriter {
     }
     this.done = true;
     this.forgetInterrupt();
+    this.stopHeartbeat();
     return target;
   }
 
@@ -155,6 +167,7 @@ export class CheckpointWriter {
     if (this.done) return;
     this.done = true;
     this.forgetInterrupt();
+    this.stopHeartbeat();
     try {
       closeChunkFiles(this.layout);
     } catch {
@@ -196,7 +209,7 @@ export class CheckpointWriter {
       this.layout.totalSize += dataSize;
     }
     if (shards.length > 1) {
-      const weightMap: Record<string, string> = {};
+      const weightMap: Record<string, string> = Object.create(null);
       for (const f of this.layout.files) for (const t of f.tensors) weightMap[t] = f.name;
       const sorted = Object.fromEntries(Object.keys(weightMap).sort().map((k) => [k, weightMap[k]]));
       const index = { metadata: { total_size: this.layout.totalSize }, weight_map: sorted };
@@ -214,8 +227,9 @@ export class CheckpointWriter {
 /** Everything a writer can reject is rejected here, before anything is created. */
 function validateRequest(target: string, tensors: readonly OutputTensor[], opts: WriterOptions): void {
   if (!opts.overwrite && !isEmptyOrAbsent(target)) {
-    throw new MergelabError(`${target}: output exists and is not empty; not overwritten (use --force / overwrite=true)`, { file: target });
+    throw new MergelabError(`${target}: output exists and is not empty; not overwritten (save with overwrite=true to replace it)`, { file: target });
   }
+  checkOutputTarget(target, { overwrite: opts.overwrite, cwd: process.cwd(), inputs: opts.inputs ?? [] });
   if (tensors.length === 0) throw new MergelabError(`${target}: no tensors to write`, { file: target });
   const names = new Set<string>();
   for (const t of tensors) {
@@ -256,4 +270,66 @@ export function nonWeightFiles(dir: string): string[] {
     .filter((e) => e.isFile() && !e.name.startsWith(".") && !isWeightFile(e.name) && e.name.toLowerCase() !== "readme.md")
     .map((e) => e.name)
     .sort();
+}
+
+/** The real path of `p`, resolving symlinks of its longest existing prefix (the rest may not exist yet). */
+function realish(p: string): string {
+  const abs = path.resolve(p);
+  let head = abs;
+  const rest: string[] = [];
+  for (;;) {
+    try {
+      return path.join(fs.realpathSync(head), ...rest.reverse());
+    } catch {
+      const up = path.dirname(head);
+      if (up === head) return abs;
+      rest.push(path.basename(head));
+      head = up;
+    }
+  }
+}
+
+const within = (inner: string, outer: string) => inner === outer || inner.startsWith(outer.endsWith(path.sep) ? outer : outer + path.sep);
+
+/**
+ * Refuse an output that would destroy something, whatever `overwrite` says:
+ * an input (or a path inside one, or an ancestor of one), the working
+ * directory or an ancestor of it, and (with overwrite) an existing directory
+ * that is not a model output.
+ */
+export function checkOutputTarget(target: string, opts: { overwrite?: boolean; cwd?: string; inputs?: readonly string[] }): void {
+  const t = realish(target);
+  const shown = target;
+  if (opts.cwd !== undefined && within(realish(opts.cwd), t)) {
+    throw new MergelabError(`${shown}: is the working directory${realish(opts.cwd) === t ? "" : " or contains it"}: refusing to write there (whatever overwrite says); choose an output directory below it`, { file: target });
+  }
+  for (const input of opts.inputs ?? []) {
+    const i = realish(input);
+    if (within(t, i) || within(i, t)) {
+      const how = t === i ? "is" : within(t, i) ? "is inside" : "contains";
+      throw new MergelabError(`${shown}: ${how} ${input}, which this save reads: refusing to write there (whatever overwrite says); choose another output directory`, { file: target });
+    }
+  }
+  if (opts.overwrite) checkReplaceable(target);
+}
+
+/** An existing non-empty target may be replaced only if it is a model output: weights, and only files. */
+export function checkReplaceable(target: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(target);
+  } catch {
+    return; // absent
+  }
+  if (!st.isDirectory()) {
+    throw new MergelabError(`${target}: exists and is not a directory: refusing to replace it with a model (whatever overwrite says)`, { file: target });
+  }
+  const entries = fs.readdirSync(target, { withFileTypes: true });
+  if (entries.length === 0) return;
+  const foreign = entries.find((e) => !e.isFile() && e.name !== ".shards");
+  const hasWeights = entries.some((e) => e.isFile() && (e.name.endsWith(".safetensors") || e.name === INDEX_FILE));
+  if (foreign || !hasWeights) {
+    const why = foreign ? `it holds ${foreign.isDirectory() ? "the directory" : "the entry"} '${foreign.name}'` : "it holds no model weights";
+    throw new MergelabError(`${target}: not a model output directory (${why}): refusing to replace it (whatever overwrite says); remove it yourself or choose another output`, { file: target });
+  }
 }

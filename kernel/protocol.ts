@@ -67,8 +67,9 @@ export function decode(frames: Buffer[], signer: Signer): Message {
   if (!signer.verify(signature.toString("utf8"), [header, parent, metadata, content])) {
     throw new WireError("message signature does not match the connection key");
   }
+  let msg: Message;
   try {
-    return {
+    msg = {
       identities: frames.slice(0, at),
       header: JSON.parse(header.toString("utf8")),
       parent_header: JSON.parse(parent.toString("utf8")),
@@ -78,6 +79,41 @@ export function decode(frames: Buffer[], signer: Signer): Message {
     };
   } catch {
     throw new WireError("malformed message: a frame is not JSON");
+  }
+  // a signed message is still only data: its shape is checked before anything reads it
+  const isObject = (x: unknown) => x !== null && typeof x === "object" && !Array.isArray(x);
+  const h = msg.header as unknown as Record<string, unknown>;
+  if (!isObject(h) || typeof h.msg_type !== "string" || typeof h.msg_id !== "string") {
+    throw new WireError("malformed message: the header is not an object with string msg_id and msg_type");
+  }
+  if (!isObject(msg.parent_header) || !isObject(msg.metadata) || !isObject(msg.content)) {
+    throw new WireError("malformed message: parent_header, metadata and content must be objects");
+  }
+  return msg;
+}
+
+/**
+ * Signatures seen recently: a captured, validly signed message sent again
+ * (a replay) is rejected, as ipykernel does. Keeps the last `size` signatures.
+ */
+export class ReplayGuard {
+  private readonly seen = new Set<string>();
+  private readonly order: string[] = [];
+  private head = 0;
+  constructor(private readonly size = 10_000) {}
+
+  /** true the first time a signature is offered, false for a repeat. Empty signatures (no key) are not tracked. */
+  fresh(signature: string): boolean {
+    if (!signature) return true;
+    if (this.seen.has(signature)) return false;
+    this.seen.add(signature);
+    this.order.push(signature);
+    if (this.order.length - this.head > this.size) this.seen.delete(this.order[this.head++]!);
+    if (this.head > this.size) {
+      this.order.splice(0, this.head);
+      this.head = 0;
+    }
+    return true;
   }
 }
 

@@ -8,7 +8,7 @@
  */
 import * as zmq from "zeromq";
 import type { MimeBundle } from "../core/values.js";
-import { decode, encode, reply, Signer, WireError, PROTOCOL_VERSION, type ConnectionInfo, type Message } from "./protocol.js";
+import { decode, encode, reply, ReplayGuard, Signer, WireError, PROTOCOL_VERSION, type ConnectionInfo, type Message } from "./protocol.js";
 import { History, type HistoryRequest } from "./history.js";
 import { withPlotlyOnce } from "../core/plotly.js";
 
@@ -68,6 +68,7 @@ export class KernelServer {
   private executionCount = 0;
   private running: AbortController | undefined;
   private readonly history = new History();
+  private readonly replays = new ReplayGuard();
   private stopped = false;
   private resolveStopped!: () => void;
   /** Resolves when the kernel has shut down. */
@@ -107,6 +108,8 @@ export class KernelServer {
         let msg: Message;
         try {
           msg = decode(frames, this.signer);
+          const at = frames.findIndex((f) => f.toString("utf8") === "<IDS|MSG>");
+          if (!this.replays.fresh(frames[at + 1]!.toString("utf8"))) throw new WireError("replayed message (its signature was seen before): ignored");
         } catch (e) {
           if (e instanceof WireError) {
             this.log(`rejected a ${channel} message: ${e.message}`);

@@ -41,6 +41,8 @@ export function describeValue(v: unknown): string {
 /** Why `v` does not fit `p`, or undefined. */
 export function checkParam(p: ParamSpec, v: Value, modelCount?: number): string | undefined {
   const types = typesOf(p);
+  const infinite = nonFinite(p, v);
+  if (infinite !== undefined) return `${p.name} must be finite, got ${infinite}`;
   if (p.rest) {
     const bad = (v as Value[]).find((x) => !types.some((t) => fits(t, x)));
     return bad === undefined ? undefined : `${p.name} must be ${typeList(types)}, got ${describeValue(bad)}`;
@@ -69,6 +71,15 @@ export function checkParam(p: ParamSpec, v: Value, modelCount?: number): string 
   return rangeProblem(p, v);
 }
 
+/** A non-finite number among a numeric parameter's values (a number, a per-model list, a schedule), if any. */
+function nonFinite(p: ParamSpec, v: Value): number | undefined {
+  const types = typesOf(p);
+  if (!(types.includes("number") || types.includes("int") || types.includes("schedule") || types.includes("list") || p.perModel || p.schedulable)) return undefined;
+  const items = Array.isArray(v) ? (v as Value[]) : [v];
+  for (const x of items) for (const n of scheduleValues(x)) if (!Number.isFinite(n)) return n;
+  return undefined;
+}
+
 function rangeProblem(p: ParamSpec, v: Value): string | undefined {
   if (!p.range) return undefined;
   for (const x of scheduleValues(v)) {
@@ -81,6 +92,7 @@ function rangeProblem(p: ParamSpec, v: Value): string | undefined {
 /** The one range message: `k must be in (0, 1], got 1.5`. */
 function numberProblem(name: string, x: number, r: Range | undefined): string | undefined {
   if (Number.isNaN(x)) return `${name} must be a number, got nan`;
+  if (!Number.isFinite(x)) return `${name} must be finite, got ${x}`;
   if (r && !inRange(x, r)) return `${name} must be in ${formatRange(r)}, got ${x}`;
   return undefined;
 }

@@ -4,6 +4,7 @@
  */
 import { MergelabError } from "../../core/errors.js";
 import { parseSimpleArgs } from "../args.js";
+import { escapeControl as esc } from "../format.js";
 import { openCheckpoint, type Checkpoint } from "../../io/index.js";
 import { formatBytes } from "../../core/present.js";
 
@@ -41,18 +42,19 @@ export function summarize(c: Checkpoint): InspectSummary {
 }
 
 export function formatSummary(s: InspectSummary): string {
-  const rows = s.tensors.map((t) => [t.name, t.dtype, `[${t.shape.join(", ")}]`, t.numel.toLocaleString("en-US")]);
+  // names and metadata come from the file: never print their control characters raw (ANSI/OSC escapes)
+  const rows = s.tensors.map((t) => [esc(t.name), t.dtype, `[${t.shape.join(", ")}]`, t.numel.toLocaleString("en-US")]);
   const header = ["tensor", "dtype", "shape", "elements"];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => (i === 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ").trimEnd();
-  const out = [`${s.path}  (${s.files.length} file${s.files.length === 1 ? "" : "s"})`, "", line(header), ...rows.map(line), ""];
+  const out = [`${esc(s.path)}  (${s.files.length} file${s.files.length === 1 ? "" : "s"})`, "", line(header), ...rows.map(line), ""];
   const fmt = (x: { tensors: number; elements: number; bytes: number }) =>
     `${x.tensors} tensors, ${x.elements.toLocaleString("en-US")} elements, ${x.bytes < 1000 ? `${x.bytes} bytes` : `${formatBytes(x.bytes, 2)} (${x.bytes} bytes)`}`;
   out.push(`total: ${fmt(s.totals)}`);
   for (const [dtype, d] of Object.entries(s.totals.byDtype).sort()) out.push(`  ${dtype}: ${fmt(d)}`);
   const meta = Object.entries(s.metadata);
   out.push("", meta.length ? "metadata:" : "metadata: (none)");
-  for (const [k, v] of meta) out.push(`  ${k}: ${v.length > 200 ? v.slice(0, 200) + "…" : v}`);
+  for (const [k, v] of meta) out.push(`  ${esc(k)}: ${esc(v.length > 200 ? v.slice(0, 200) + "…" : v)}`);
   return out.join("\n");
 }
 
@@ -66,7 +68,8 @@ export async function run(argv: string[]): Promise<number> {
   const ckpt = openCheckpoint(rest[0]);
   try {
     const s = summarize(ckpt);
-    process.stdout.write((json ? JSON.stringify(s, null, 2) : formatSummary(s)) + "\n");
+    // JSON.stringify escapes C0 controls; C1 (e.g. U+009B, a one-byte CSI) is escaped here too
+    process.stdout.write((json ? JSON.stringify(s, null, 2).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`) : formatSummary(s)) + "\n");
   } finally {
     ckpt.close();
   }

@@ -26,13 +26,17 @@ options:
                      (VALUE is a literal: 0.3, "text", [0.1, 0.2], true; else a string)
   --dry-run          check and plan only: read no tensor data, write nothing
   --workers N        worker threads (0: run in this thread)
-  --chunk-size N     elements per input per chunk
+  --chunk-size N     elements per input per chunk (4096 to 67108864; default 262144)
   --quiet            no progress and no "saved" lines
   --json             print one JSON summary on stdout at the end
   --offline          no Hugging Face Hub downloads: Hub ids resolve from the local cache only
                      (as HF_HUB_OFFLINE=1; see docs/huggingface.md)
   --shard I/N        write only shard I (0-based) of N of every save() into OUT/.shards/;
                      'mergelab finalize OUT' assembles them (see docs/cli.md)`;
+
+/** Bounds of --chunk-size (elements per input per chunk). */
+export const MIN_CHUNK = 4096;
+export const MAX_CHUNK = 1 << 26;
 
 export interface ScriptArgs {
   file: string;
@@ -66,7 +70,12 @@ export function parseScriptArgs(argv: string[], verb: string, usage: string): Sc
     else if (opt === "--json") flags.json = true;
     else if (opt === "--offline") flags.offline = true;
     else if (opt === "--workers") flags.workers = intArg("--workers", value());
-    else if (opt === "--chunk-size") flags.chunkSize = intArg("--chunk-size", value());
+    else if (opt === "--chunk-size") {
+      const n = intArg("--chunk-size", value());
+      // tiny chunks make every pass pay per-chunk overhead many times over; huge ones defeat bounded memory
+      if (n < MIN_CHUNK || n > MAX_CHUNK) throw new MergelabError(`${verb}: --chunk-size ${n} is out of range: use ${MIN_CHUNK} to ${MAX_CHUNK} elements (default ${1 << 18})`);
+      flags.chunkSize = n;
+    }
     else if (opt === "--shard") flags.shard = value() ?? "";
     else if (a.startsWith("-") && a !== "-") throw new MergelabError(`${verb}: unknown option '${a}'\n\n${usage}`);
     else positional.push(a);
@@ -182,7 +191,7 @@ export async function run(argv: string[]): Promise<number> {
       quiet: flags.quiet,
       offline: flags.offline,
       shard: flags.shard === undefined ? undefined : parseShard(flags.shard),
-      recipe: { text, mergekitConfig: /\.ya?ml$/i.test(file) ? { file: path.basename(file), text: fs.readFileSync(file, "utf8") } : undefined },
+      recipe: { text, overrides: [...overrides].map(([k, v]) => [k, formatValue(v)] as const), mergekitConfig: /\.ya?ml$/i.test(file) ? { file: path.basename(file), text: fs.readFileSync(file, "utf8") } : undefined },
     },
     signal: controller.signal,
     progress: reporter.update,

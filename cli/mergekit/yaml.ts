@@ -9,6 +9,43 @@ import yaml from "js-yaml";
 import { MergelabError } from "../../core/errors.js";
 
 export type YamlPath = ReadonlyArray<string | number>;
+
+/** Deeper YAML is refused before parsing: js-yaml recurses once per level and would overflow the stack. */
+export const MAX_YAML_DEPTH = 100;
+
+/**
+ * Where the YAML first nests deeper than MAX_YAML_DEPTH: flow brackets
+ * (`[`, `{` outside quotes and comments) plus block levels (indentation and
+ * `- ` items), counted per line.
+ */
+function nestingProblem(text: string): Position | undefined {
+  const indents: number[] = [];
+  let flow = 0;
+  const lines = text.split(/\r?\n/);
+  for (let n = 0; n < lines.length; n++) {
+    const line = lines[n]!;
+    const content = line.trimStart();
+    if (flow === 0 && content !== "" && !content.startsWith("#")) {
+      const indent = line.length - content.length;
+      while (indents.length && indents[indents.length - 1]! >= indent) indents.pop();
+      indents.push(indent);
+      const dashes = /^(-\s+)*/.exec(content)![0].split("-").length - 1; // "- - x": nested sequences on one line
+      if (indents.length + dashes > MAX_YAML_DEPTH) return { line: n + 1, col: indent + 1 };
+    }
+    let quote: string | undefined;
+    for (let c = 0; c < line.length; c++) {
+      const ch = line[c]!;
+      if (quote) {
+        if (ch === quote) quote = undefined;
+      } else if (ch === '"' || ch === "'") quote = ch;
+      else if (ch === "#" && (c === 0 || /\s/.test(line[c - 1]!))) break;
+      else if (ch === "[" || ch === "{") {
+        if (++flow + indents.length > MAX_YAML_DEPTH) return { line: n + 1, col: c + 1 };
+      } else if (ch === "]" || ch === "}") flow = Math.max(0, flow - 1);
+    }
+  }
+  return undefined;
+}
 export interface Position {
   line: number; // 1-based
   col: number; // 1-based
@@ -29,9 +66,12 @@ export class YamlDoc {
     readonly text: string,
     readonly file: string,
   ) {
+    const deep = nestingProblem(text);
+    if (deep) throw new MergelabError(`YAML nested more than ${MAX_YAML_DEPTH} levels deep; a mergekit config needs a handful`, { loc: { file, ...deep } });
     try {
       this.value = yaml.load(text, { filename: file, schema: yaml.CORE_SCHEMA });
     } catch (e) {
+      if (e instanceof RangeError) throw new MergelabError(`YAML nested too deeply to read (${e.message})`, { loc: { file, line: 1, col: 1 } });
       if (e instanceof yaml.YAMLException) {
         const mark = e.mark as { line: number; column: number } | undefined;
         throw new MergelabError(`invalid YAML: ${e.reason}`, { loc: { file, line: (mark?.line ?? 0) + 1, col: (mark?.column ?? 0) + 1 } });

@@ -68,9 +68,13 @@ function provenance(model: ModelValue, plan: Plan, cwd: string): Record<string, 
 export async function saveModel(model: ModelValue, dir: string, opts: SaveOptions = {}): Promise<SaveSummary> {
   const t0 = Date.now();
   const plan = buildPlan([model], { dtype: opts.dtype, chunkSize: opts.chunkSize, workers: opts.workers });
+  verifyInputs(plan);
   const writer = CheckpointWriter.create(dir, outputTensors(plan), {
     shardSize: opts.shardSize,
     overwrite: opts.overwrite,
+    inputs: inputPaths(model),
+    // an input rewritten while the run read it gives a wrong output: it is refused, not committed
+    beforeCommit: () => verifyInputs(plan),
     metadata: { ...provenance(model, plan, opts.cwd ?? process.cwd()), ...(opts.metadata ?? {}) },
     copyFrom: model.origin?.path,
     extraFiles: opts.extraFiles,
@@ -87,6 +91,16 @@ export async function saveModel(model: ModelValue, dir: string, opts: SaveOption
   }
 }
 
+/** Paths of the checkpoints a model reads (what a save must never write over, into or above). */
+export function inputPaths(model: ModelValue): string[] {
+  return model.inputs.flatMap((s) => (s.kind === "checkpoint" ? [s.checkpoint.path, ...s.checkpoint.files.map((f) => f.path)] : []));
+}
+
+/** Refuse (naming the file) if a checkpoint the plan reads changed since its header was read. */
+function verifyInputs(plan: Plan): void {
+  for (const s of plan.sources) if (s.kind === "checkpoint") s.checkpoint.verifyUnchanged();
+}
+
 export interface ArrayTensor {
   shape: number[];
   dtype: DType;
@@ -97,10 +111,12 @@ export interface ArrayTensor {
 /** Compute every tensor of `model` into memory as plain arrays (tensor-name order). */
 export async function materializeArrays(model: ModelValue, opts: ExecOptions = {}): Promise<Record<string, ArrayTensor>> {
   const plan = buildPlan([model], { chunkSize: opts.chunkSize, workers: opts.workers });
+  verifyInputs(plan);
   const run = await execute(plan, { ...opts, collect: true });
+  verifyInputs(plan);
   const byName = new Map<string, Float32Array | Uint8Array>();
   for (const r of run.results) for (const [, name, data] of r.arrays) byName.set(name, data);
-  const out: Record<string, ArrayTensor> = {};
+  const out: Record<string, ArrayTensor> = Object.create(null); // tensor names as keys: no prototype
   for (const j of plan.jobs) {
     const data = byName.get(j.name) ?? (j.kind === "carry" ? new Uint8Array(0) : new Float32Array(0));
     out[j.name] = { shape: j.shape, dtype: j.kind === "carry" ? j.dtype : "F32", data };
@@ -117,7 +133,7 @@ export async function materialize(model: ModelValue, opts: ExecOptions = {}): Pr
   const runtime = await import("../../core/runtime.js");
   await runtime.initRuntime();
   const arrays = await materializeArrays(model, opts);
-  const out: Record<string, tf.Tensor> = {};
+  const out: Record<string, tf.Tensor> = Object.create(null);
   for (const [name, t] of Object.entries(arrays)) out[name] = toTf(runtime.tf, name, t);
   return out;
 }
@@ -160,7 +176,9 @@ export async function evaluateScalars(
   if (models.length === 0) throw new MergelabError("no models to evaluate");
   const ref = models[0];
   const plan = buildScalarPlan({ models, fn: (g, inputs, name) => fn(g, inputs, ref.context(name)) }, { chunkSize: opts.chunkSize, workers: opts.workers });
+  verifyInputs(plan);
   const run = await execute(plan, opts);
+  verifyInputs(plan);
   return run.results
     .map((r) => ({ tensor: r.name, values: r.scalars ?? {} }))
     .sort((a, b) => compareTensorNames(a.tensor, b.tensor));

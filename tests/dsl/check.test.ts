@@ -109,7 +109,7 @@ q = expert`);
 
   it("an existing output directory is refused unless overwrite=true", async () => {
     fs.mkdirSync(`${ws}/taken`);
-    fs.writeFileSync(`${ws}/taken/x.txt`, "x");
+    fs.writeFileSync(`${ws}/taken/model.safetensors`, "x");
     expect(await diagnose(`${header}save(base * 1, "taken")`)).toEqual([
       "exp.merge:3:16: save(): taken: output exists and is not empty (use overwrite=true)".replace("save(): ", ""),
     ]);
