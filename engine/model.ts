@@ -19,7 +19,7 @@ import { Graph, type BinaryOp, type Node } from "./ir.js";
 import { countLayers, tensorContext, type TensorContext } from "./param-schedule.js";
 import { escapeHtml, shownPath } from "../core/present.js";
 import { ComputedSource as ComputedSourceImpl, type ComputedSource } from "./computed.js";
-import { readHfConfig, type HfConfig } from "../io/hfconfig.js";
+import { checkArchitectures, readHfConfig, tiedHead, type GuardInput, type HfConfig } from "../io/hfconfig.js";
 
 export interface TensorMeta {
   shape: number[];
@@ -308,11 +308,13 @@ export interface MapOptions {
  * `models[carryFrom]`.
  */
 export function mapTensors(
-  models: readonly ModelValue[],
+  modelsIn: readonly ModelValue[],
   fn: (g: Graph, inputs: Node[], t: TensorContext) => Node,
   opts: MapOptions = {},
 ): ModelValue {
-  if (models.length === 0) throw new MergelabError("no models to merge");
+  if (modelsIn.length === 0) throw new MergelabError("no models to merge");
+  guardArchitectures(modelsIn);
+  const models = withTiedHeads(modelsIn);
   const carryFrom = opts.carryFrom ?? 0;
   const ref = models[carryFrom];
   checkCompatible(models);
@@ -334,6 +336,49 @@ export function mapTensors(
     label: opts.label ?? `merge(${models.map((m) => shortLabel(m.label)).join(", ")})`,
     inputs,
     steps,
+    hfConfig: ref.hfConfig ?? models.find((m) => m.hfConfig)?.hfConfig,
+  });
+}
+
+/** The architecture guard's switch: mergekit's --allow-crimes (set by the CLI for a run). */
+export const architectureGuard = { allowCrimes: false };
+
+/** Models whose config.json disagree on architecture, hidden size, head or layer counts are refused (io/hfconfig.ts). */
+function guardArchitectures(models: readonly ModelValue[]): void {
+  if (architectureGuard.allowCrimes) return;
+  const seen = new Set<HfConfig>();
+  const inputs: GuardInput[] = [];
+  for (const m of models) {
+    if (!m.hfConfig || seen.has(m.hfConfig)) continue;
+    seen.add(m.hfConfig);
+    inputs.push({ label: m.label, config: m.hfConfig });
+  }
+  checkArchitectures(inputs);
+}
+
+/**
+ * A model without an output head whose config ties it to the input embeddings
+ * (tie_word_embeddings, transformers' default) reads its embeddings as its head
+ * when another model of the merge has a head; when none has, all stay tied.
+ */
+function withTiedHeads(models: readonly ModelValue[]): readonly ModelValue[] {
+  const names = new Set(models.flatMap((m) => [...m.tensors.keys()]));
+  return models.map((m) => {
+    const tied = tiedHead(m.hfConfig, m.tensors);
+    if (!tied || !names.has(tied.head)) return m;
+    const tensors = new Map(m.tensors);
+    tensors.set(tied.head, m.tensors.get(tied.embed)!);
+    const alias = (n: string) => (n === tied.head ? tied.embed : n);
+    return new ModelValue({
+      tensors: new Map([...tensors].sort((a, b) => compareTensorNames(a[0], b[0]))),
+      recipe: (g, n) => m.recipe(g, alias(n)),
+      carry: (n) => m.carry(alias(n)),
+      origin: m.origin,
+      label: m.label,
+      inputs: m.inputs,
+      steps: m.steps,
+      hfConfig: m.hfConfig,
+    });
   });
 }
 

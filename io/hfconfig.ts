@@ -111,8 +111,7 @@ export function checkArchitectures(models: readonly GuardInput[], opts: { allowC
   const more = bad.length > 1 ? ` (and ${bad.slice(1).map((m) => m.field).filter((f, i, all) => all.indexOf(f) === i && f !== first.field).join(", ") || "more"})` : "";
   throw new MergelabError(
     `architecture mismatch: ${first.a.label} has ${first.key} = ${show(first.va)} but ${first.b.label} has ${show(first.vb)}${more}; ` +
-      `refusing to merge different architectures (allow_crimes=true merges them anyway)`,
-    { param: "allow_crimes" },
+      `refusing to merge different architectures (--allow-crimes, mergekit's allow_crimes, merges them anyway)`,
   );
 }
 

@@ -5,9 +5,10 @@
  * with a one-line summary otherwise.
  */
 import { Session } from "../../dsl/index.js";
+import { architectureGuard } from "../../engine/model.js";
 import { checkOrReport, parseScriptArgs, readScriptSource } from "./run.js";
 
-const USAGE = `usage: mergelab check FILE [--set NAME=VALUE]... [--offline]
+const USAGE = `usage: mergelab check FILE [--set NAME=VALUE]... [--offline] [--allow-crimes]
 
 Checks a merge script (or a mergekit YAML config) against its checkpoints'
 headers: names, argument types and ranges, tensor names and shapes. Reads no
@@ -21,6 +22,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + "\n");
     return 0;
   }
+  architectureGuard.allowCrimes = args.flags.allowCrimes;
   const source = await readScriptSource(args.file, args.positional[1], "check", USAGE);
   const session = new Session({ cwd: process.cwd(), options: { offline: args.flags.offline } });
   const checked = await checkOrReport(session, source, args.file, args.overrides);

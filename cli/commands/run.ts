@@ -14,6 +14,7 @@ import { Session, ScriptError, parse, formatValue, type Diagnostic, type Expr } 
 import { didYouMean } from "../../core/suggest.js";
 import { ProgressReporter, progressMode } from "../progress.js";
 import { parseShard } from "../../engine/shard.js";
+import { architectureGuard } from "../../engine/model.js";
 
 const USAGE = `usage: mergelab run FILE [OUT] [options]
 
@@ -31,6 +32,7 @@ options:
   --json             print one JSON summary on stdout at the end
   --offline          no Hugging Face Hub downloads: Hub ids resolve from the local cache only
                      (as HF_HUB_OFFLINE=1; see docs/huggingface.md)
+  --allow-crimes     merge models whose config.json architectures differ (mergekit's flag)
   --shard I/N        write only shard I (0-based) of N of every save() into OUT/.shards/;
                      'mergelab finalize OUT' assembles them (see docs/cli.md)`;
 
@@ -42,14 +44,14 @@ export interface ScriptArgs {
   file: string;
   positional: string[];
   overrides: Map<string, Value>;
-  flags: { dryRun: boolean; quiet: boolean; json: boolean; help: boolean; offline: boolean; workers?: number; chunkSize?: number; shard?: string };
+  flags: { dryRun: boolean; quiet: boolean; json: boolean; help: boolean; offline: boolean; allowCrimes: boolean; workers?: number; chunkSize?: number; shard?: string };
 }
 
 /** Parse the options shared by run, check and explain. */
 export function parseScriptArgs(argv: string[], verb: string, usage: string): ScriptArgs {
   const positional: string[] = [];
   const overrides = new Map<string, Value>();
-  const flags: ScriptArgs["flags"] = { dryRun: false, quiet: false, json: false, help: false, offline: false };
+  const flags: ScriptArgs["flags"] = { dryRun: false, quiet: false, json: false, help: false, offline: false, allowCrimes: false };
   const intArg = (name: string, v: string | undefined) => {
     const n = Number(v);
     if (v === undefined || !Number.isInteger(n) || n < 0) throw new MergelabError(`${verb}: ${name} needs a non-negative integer\n\n${usage}`);
@@ -69,6 +71,7 @@ export function parseScriptArgs(argv: string[], verb: string, usage: string): Sc
     else if (opt === "--quiet" || opt === "-q") flags.quiet = true;
     else if (opt === "--json") flags.json = true;
     else if (opt === "--offline") flags.offline = true;
+    else if (opt === "--allow-crimes") flags.allowCrimes = true;
     else if (opt === "--workers") flags.workers = intArg("--workers", value());
     else if (opt === "--chunk-size") {
       const n = intArg("--chunk-size", value());
@@ -176,6 +179,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const { file, flags, overrides } = args;
+  architectureGuard.allowCrimes = flags.allowCrimes || !!mk?.options.allowCrimes;
   const source = await readScriptSource(file, args.positional[1], "run", USAGE);
   const { text } = source;
   const reporter = new ProgressReporter({ mode: progressMode(flags, process.stderr), err: process.stderr, out: process.stdout });

@@ -169,4 +169,17 @@ describe("LoRA adapters in a script", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/bad\.mlab:2:5: error: adapter \(LoRA adapter\) on .*tiny-llama-f16: 'model\.embed_tokens\.weight' is \[32, 8\] in the base, the adapter's delta is \[11, 6\]\n/);
   });
+
+  it("Llama and Mistral checkpoints of equal shapes: refused at the merge, unless --allow-crimes", () => {
+    const dir = tempDir();
+    for (const [name, type] of [["llama", "llama"], ["mistral", "mistral"]]) {
+      fs.cpSync(path.join(fixtures, "tiny-llama-f16"), path.join(dir, name), { recursive: true });
+      fs.writeFileSync(path.join(dir, name, "config.json"), JSON.stringify({ model_type: type, hidden_size: 8, num_hidden_layers: 2 }));
+    }
+    fs.writeFileSync(path.join(dir, "x.mlab"), 'a = load("llama")\nb = load("mistral")\nm = average([a, b])\n');
+    const r = runCli(["check", "x.mlab"], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^x\.mlab:3:\d+: error: architecture mismatch: llama has model_type = llama but mistral has mistral; refusing to merge different architectures/);
+    expect(runCli(["check", "x.mlab", "--allow-crimes"], { cwd: dir }).code).toBe(0);
+  });
 });

@@ -20,7 +20,7 @@ describe("architecture guard", () => {
     }
     expect(err).toBeInstanceOf(MergelabError);
     expect((err as Error).message).toBe(
-      "architecture mismatch: models/llama has model_type = llama but mistralai/Mistral-7B-v0.1 has mistral (and architectures); refusing to merge different architectures (allow_crimes=true merges them anyway)",
+      "architecture mismatch: models/llama has model_type = llama but mistralai/Mistral-7B-v0.1 has mistral (and architectures); refusing to merge different architectures (--allow-crimes, mergekit's allow_crimes, merges them anyway)",
     );
     expect(() => checkArchitectures([{ label: "a", config: llama }, { label: "b", config: mistral }], { allowCrimes: true })).not.toThrow();
   });
