@@ -159,21 +159,27 @@ describe.runIf(process.platform === "linux" && canUnshare())("two writers in dif
     );
     fs.writeFileSync(path.join(dir, "slow.merge"), 'm = load("models/big")\nsave(m * 2, "out", overwrite=true)\n');
     fs.writeFileSync(path.join(dir, "fast.merge"), 'a = load("models/a")\nsave(a * 3, "out", overwrite=true)\n');
-    const inPod = (host: string, script: string) =>
+    // pod A's writer is pid 3 in its namespace (sh, hostname, node); pod B's is pid 1 in its own, where no pid 3
+    // exists: an owner check by pid alone would call A's live temporary directory stale and delete it
+    const inPod = (host: string, script: string, chunk: number) =>
       new Promise<{ code: number | null; err: string }>((resolve) => {
-        const child = spawn("unshare", ["--pid", "--fork", "--uts", "sh", "-c", `hostname ${host} && exec "${process.execPath}" "${path.join(repoRoot, "bin/mergelab.js")}" run ${script} --quiet --workers 0 --chunk-size 65536`], { cwd: dir });
+        const cmd = `"${process.execPath}" "${path.join(repoRoot, "bin/mergelab.js")}" run ${script} --quiet --workers 0 --chunk-size ${chunk}`;
+        const child = spawn("unshare", ["--pid", "--fork", "--uts", "sh", "-c", host === "pod-a" ? `hostname ${host}; ${cmd}; exit $?` : `hostname ${host} && exec ${cmd}`], { cwd: dir });
         let err = "";
         child.stderr.on("data", (d) => (err += String(d)));
         child.on("exit", (code) => resolve({ code, err }));
       });
-    const slow = inPod("pod-a", "slow.merge");
+    let slowDone = false;
+    const slow = inPod("pod-a", "slow.merge", 4096).then((r) => ((slowDone = true), r));
     // wait until pod A's temporary directory exists, then run pod B on the same target
     const t0 = Date.now();
     while (!fs.readdirSync(dir).some((n) => n.startsWith(".out.tmp-")) && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 20));
-    const fast = await inPod("pod-b", "fast.merge");
+    expect(fs.readdirSync(dir).some((n) => n.startsWith(".out.tmp-")), "pod A never started writing").toBe(true);
+    const fast = await inPod("pod-b", "fast.merge", 65536);
     expect(fast.code, fast.err).toBe(0);
+    expect(slowDone, "pod A finished before pod B: no overlap to test; make it slower").toBe(false);
     const a = await slow;
-    expect(a.code, a.err).toBe(0);
+    expect(a.code, a.err).toBe(0); // its temporary directory survived pod B's cleanup of stale ones
     expect(tensorsOf(path.join(dir, "out")).get("model.layers.3.w")![0]).toBe(6); // pod A committed last, complete
     expect(strayTemps(dir)).toEqual([]);
   }, 120_000);
