@@ -14,6 +14,8 @@ export { ProgressBar } from "./core/progress.js";
 export { tableToMimeBundle } from "./core/present.js";
 /** The scale study (stdlib/eval): datasets, tasks, the model zoo, evaluation, findings. */
 export * as evaluation from "./stdlib/eval/index.js";
+/** Causal language models (stdlib/lm): forward passes streamed from the engine, perplexity, loglik_choice, generate. */
+export * as lm from "./stdlib/lm/index.js";
 
 /** The merge language from TypeScript: parse/check/plan/run a script, a Session, mx`...` (tslab). */
 export {

@@ -11,6 +11,7 @@ import { specs as analysis } from "./analysis.js";
 import { specs as builtins } from "./builtins.js";
 import { specs as plots } from "./plot.js";
 import { specs as evaluation } from "./eval/index.js";
+import { specs as languageModels } from "./lm/index.js";
 import { specs as tables } from "./tables.js";
 import { specs as lists } from "./lists.js";
 
@@ -28,7 +29,7 @@ function index(spec: FunctionSpec, replace = false): void {
   }
   for (const name of names) table.set(name, spec);
 }
-for (const spec of [...builtins, ...lists, ...methods, ...blocks, ...stacking, ...analysis, ...plots, ...tables, ...evaluation]) index(spec);
+for (const spec of [...builtins, ...lists, ...methods, ...blocks, ...stacking, ...analysis, ...plots, ...tables, ...evaluation, ...languageModels]) index(spec);
 
 export function lookup(name: string): FunctionSpec | undefined {
   return table.get(name);
