@@ -21,6 +21,7 @@ import {
   DIFFERENCES, GTA, HAS_RESCALE, METHODS, NAMES, OTHER_MERGEKIT_PARAMS, REQUIRED,
   globalParams, tensorParams, type Default,
 } from "./mergekit/methods.js";
+import { openCheckpoint } from "../io/checkpoint.js";
 
 export interface MergekitOptions {
   /** Where the script saves the result (default "merged"). */
@@ -32,6 +33,13 @@ export interface MergekitOptions {
    * relative to this directory, so a missing one is reported at its YAML line.
    */
   checkPathsIn?: string;
+  /**
+   * Where the models are (default: checkPathsIn): their headers give the input dtypes, so a config
+   * without `dtype` over mixed-dtype models is written in the dtype mergekit writes.
+   */
+  inputsDir?: string;
+  /** mergekit-yaml's options (cli/mergekit/options.ts) that change the script. */
+  run?: { shardSize?: number; overwrite?: boolean; seed?: number; notes?: string[] };
 }
 
 export function mergekitToScript(yamlText: string, opts: MergekitOptions = {}): string {
@@ -42,6 +50,8 @@ export function mergekitToScript(yamlText: string, opts: MergekitOptions = {}): 
 export interface LineOrigin {
   at: YamlPath;
   models: ModelRef[];
+  /** Arguments of the line that come from a YAML setting: [from, to) columns (0-based) and its node. */
+  spans?: Array<{ from: number; to: number; at: YamlPath }>;
 }
 interface ModelRef {
   /** The path as written in the YAML (= the load()ed model's label in messages). */
@@ -67,7 +77,7 @@ export function translateMergekit(yamlText: string, opts: MergekitOptions = {}):
   const doc = new YamlDoc(yamlText, opts.file ?? "config.yml");
   const config = readConfig(doc);
   if (opts.checkPathsIn !== undefined) checkPaths(doc, config, opts.checkPathsIn);
-  const lines = new Translator(doc, config).lines(opts.outDir ?? "merged");
+  const lines = new Translator(doc, config, opts).lines(opts.outDir ?? "merged");
   const origins = lines.map((l) => l.origin);
   const scriptLines = lines.map((l) => l.text);
   return {
@@ -76,6 +86,9 @@ export function translateMergekit(yamlText: string, opts: MergekitOptions = {}):
     locate(loc, message) {
       const origin = origins[loc.line - 1];
       if (!origin) return { file: doc.file, ...doc.locate(["merge_method"]) };
+      // an error about one argument (della's ε, a density out of range…) points at the setting it came from
+      const span = origin.spans?.find((s) => loc.col - 1 >= s.from && loc.col - 1 < s.to);
+      if (span) return { file: doc.file, ...doc.locate(span.at) };
       const blamed = blamedModel(origin.models, scriptLines[loc.line - 1] ?? "", message);
       return { file: doc.file, ...doc.locate(blamed ? [...blamed.at, ...(blamed.at[0] === "base_model" ? [] : ["model"])] : origin.at) };
     },
@@ -180,9 +193,13 @@ class Translator {
   /** `#` lines printed above the merge. */
   private readonly notes: string[] = [];
 
+  /** The YAML node each parameter was first read from (for error locations). */
+  private readonly settingAt = new Map<string, YamlPath>();
+
   constructor(
     private readonly doc: YamlDoc,
     private readonly cfg: MergekitConfig,
+    private readonly opts: MergekitOptions = {},
   ) {}
 
   /** Every model path of the config with its first YAML entry and its variable. */
@@ -233,10 +250,57 @@ class Translator {
     const { dtype, outDtype } = this.cfg;
     const lines: Line[] = [];
     if (dtype) lines.push({ text: `# dtype: ${this.cfg.dtypeName}: mergekit computes in it; mergelab computes in float32${outDtype ? "" : ` and writes ${dtype}`}` });
-    const written = outDtype ?? dtype;
+    let written = outDtype ?? dtype;
+    if (!written) {
+      const mixed = this.mixedInputDtype();
+      if (mixed) {
+        lines.push({ text: `# no dtype, inputs in ${mixed.inputs.join(" and ")}: mergekit writes ${mixed.dtype} (${mixed.why})` });
+        written = mixed.dtype;
+      }
+    }
     const at = this.doc.value && "dtype" in (this.doc.value as object) ? ["dtype"] : ["merge_method"];
-    lines.push({ text: `save(merged, ${JSON.stringify(outDir)}${written ? `, dtype=${JSON.stringify(written)}` : ""})`, origin: this.origin(at) });
+    const run = this.opts.run ?? {};
+    for (const n of run.notes ?? []) lines.push({ text: `# ${n}` });
+    const extra = [
+      ...(written ? [`dtype=${JSON.stringify(written)}`] : []),
+      ...(run.shardSize !== undefined ? [`shard_size=${run.shardSize}`] : []),
+      ...(run.overwrite ? ["overwrite=true"] : []),
+    ];
+    lines.push({ text: `save(merged, ${[JSON.stringify(outDir), ...extra].join(", ")})`, origin: this.origin(at) });
     return lines;
+  }
+
+  /**
+   * Without `dtype`, mergekit writes what its merge produced: methods that cast to the base model's
+   * dtype (the task-arithmetic family, slerp) give the base's; the others (linear, model_stock) give
+   * torch's promotion of the inputs (float32 over bfloat16/float16). mergelab writes the first model's
+   * dtype by default, so for mixed inputs the script names mergekit's. From the checkpoints' headers.
+   */
+  private mixedInputDtype(): { dtype: string; inputs: string[]; why: string } | undefined {
+    const dir = this.opts.inputsDir ?? this.opts.checkPathsIn;
+    if (dir === undefined) return undefined;
+    const names: Record<string, string> = { F32: "f32", BF16: "bf16", F16: "f16" };
+    const dtypeOf = (p: string): string | undefined => {
+      try {
+        const c = openCheckpoint(path.resolve(dir, p));
+        try {
+          return c.tensors.map((t) => names[t.dtype]).find((d) => d !== undefined);
+        } finally {
+          c.close();
+        }
+      } catch {
+        return undefined;
+      }
+    };
+    const paths = [...new Set([...this.cfg.slices.flatMap((s) => s.sources.map((x) => x.model)), ...(this.cfg.base ? [this.cfg.base] : [])])];
+    const dtypes = paths.map(dtypeOf);
+    if (dtypes.some((d) => d === undefined)) return undefined;
+    const set = [...new Set(dtypes as string[])].sort();
+    if (set.length < 2) return undefined;
+    if (this.cfg.method === "passthrough") return undefined; // each tensor keeps its own dtype in mergekit
+    const castsToBase = this.cfg.method in GTA || this.cfg.method === "slerp";
+    if (castsToBase && this.cfg.base !== undefined) return { dtype: dtypeOf(this.cfg.base)!, inputs: set, why: "its result is cast to the base model's dtype" };
+    return { dtype: "f32", inputs: set, why: "torch promotes mixed float dtypes to float32" };
   }
 
   /** A variable per model path, declared with load() on first use; `base` for base_model. */
@@ -288,11 +352,13 @@ class Translator {
    * the global ones. Filter entries without a `- value:` default fall back to
    * the parameter's default (mergekit's rule for a tensor no filter matches).
    */
-  private lookup(name: string, slice: Slice, source?: Source): Found | undefined {
+  private lookup(name: string, slice: Slice, source?: Source, names: "input" | "output" = source ? "input" : "output"): Found | undefined {
     for (const block of [source?.params, slice.params, this.cfg.params]) {
       if (block && name in block.values && block.values[name] !== null) {
         const at = [...block.at, name];
-        const setting = readSetting(this.doc, block.values[name], at, name);
+        if (!this.settingAt.has(name)) this.settingAt.set(name, at);
+        let setting = readSetting(this.doc, block.values[name], at, name);
+        if (this.cfg.sliced) setting = this.remapFilters(setting, slice, source, names, at);
         if (typeof setting === "object" && setting.kind === "filtered" && setting.fallback === undefined) {
           const dflt = { ...globalParams(this.cfg.method), ...tensorParams(this.cfg.method) }[name];
           if (typeof dflt !== "number") throw this.doc.error(at, `${name}: add a default entry '- value: …' (a tensor that matches no filter needs a value)`);
@@ -302,6 +368,36 @@ class Translator {
       }
     }
     return undefined;
+  }
+
+  /**
+   * In a slices merge the merged tensors are the slice's own (layers renumbered from 0), but mergekit
+   * matches a per-model parameter's filters against the INPUT tensor name (layer start + j) and a
+   * method-wide one's against the OUTPUT name (the layers of earlier slices + j) — plan.py's cfg_m and
+   * cfg_g. A filter naming a layer (`layers.5.`) is moved to the slice's own numbering, or dropped when
+   * that layer is not in the slice (it then matches nothing, as in mergekit).
+   */
+  private remapFilters(s: Setting, slice: Slice, source: Source | undefined, names: "input" | "output", at: YamlPath): Setting {
+    if (typeof s !== "object" || s.kind !== "filtered") return s;
+    const index = this.cfg.slices.indexOf(slice);
+    const length = (slice.sources[0].layerRange![1] - slice.sources[0].layerRange![0]);
+    const offset = names === "input"
+      ? (source?.layerRange ?? slice.sources[0].layerRange!)[0]
+      : this.cfg.slices.slice(0, index).reduce((n, x) => n + x.sources[0].layerRange![1] - x.sources[0].layerRange![0], 0);
+    const entries: typeof s.entries = [];
+    for (const e of s.entries) {
+      const m = /((?:^|\.)(?:layers|layer|h|blocks)\.)(\d+)(\.|$)/.exec(e.filter);
+      if (!m) {
+        entries.push(e);
+        continue;
+      }
+      if (m[3] === "") throw this.doc.error(at, `filter '${e.filter}' in a slices merge: end the layer number with '.' ('${e.filter}.'), so it names one layer`);
+      const j = Number(m[2]) - offset;
+      if (j < 0 || j >= length) continue;
+      entries.push({ filter: e.filter.replace(m[0], `${m[1]}${j}${m[3]}`), value: e.value });
+    }
+    if (entries.length === 0 && s.fallback !== undefined) return s.fallback;
+    return { ...s, entries };
   }
 
   /** A per-model parameter: the model's own value or the default; `required` ones must be given. */
@@ -335,14 +431,14 @@ class Translator {
     const { slices, sliced } = this.cfg;
     const parts = slices.map((slice, i) => this.translateSlice(slice, i));
     const pre = this.pre.splice(0);
-    const merged = (text: string): Line => ({ text, origin: this.origin(["merge_method"]) });
+    const merged = (text: string): Line => ({ text, origin: { ...this.origin(["merge_method"]), spans: this.spans(text) } });
     if (this.cfg.method === "passthrough" || !sliced) {
       if (parts.length === 1) return [...pre, merged(`merged = ${parts[0]}`)];
       return [...pre, merged(`merged = stack([${parts.join(", ")}])`)];
     }
     if (parts.length === 1) return [...pre, merged(`merged = ${parts[0]}`)];
     const names = parts.map((_, i) => `part${i + 1}`);
-    const partLines = parts.map((p, i): Line => ({ text: `${names[i]} = ${p}`, origin: this.origin(slices[i].at, slices[i].sources) }));
+    const partLines = parts.map((p, i): Line => ({ text: `${names[i]} = ${p}`, origin: { ...this.origin(slices[i].at, slices[i].sources), spans: this.spans(`${names[i]} = ${p}`) } }));
     return [...pre, ...partLines, merged(`merged = stack([${names.join(", ")}])`)];
   }
 
@@ -418,7 +514,7 @@ class Translator {
     if (s.epsilon) args.push(`${NAMES.epsilon}=${render(s.epsilon[0])}`);
     args.push(`${NAMES.lambda}=${render(s.lambda)}`, `normalize=${s.normalize}`);
     if (HAS_RESCALE.has(this.cfg.method)) args.push(`rescale=${s.rescale}`);
-    if (row.sparsify === "random" || row.sparsify === "della") args.push("seed=0");
+    if (row.sparsify === "random" || row.sparsify === "della") args.push(`seed=${this.opts.run?.seed ?? 0}`);
     return args;
   }
 
@@ -439,9 +535,9 @@ class Translator {
       const d = `task_vector(${this.expr(x)}, ${b})`;
       switch (row.sparsify) {
         case "magnitude": return `trim(${d}, k=${render(s.density[i])})`;
-        case "random": return `drop(${d}, p=${render(s.p![i])}, seed=${i}, rescale=${s.rescale})`;
+        case "random": return `drop(${d}, p=${render(s.p![i])}, seed=${(this.opts.run?.seed ?? 0) + i}, rescale=${s.rescale})`;
         case "outliers": return `trim_outliers(${d}, k=${render(s.density[i])}, ${NAMES.gamma}=${render(s.gamma![i])})`;
-        case "della": return `magprune(${d}, k=${render(s.density[i])}, ${NAMES.epsilon}=${render(s.epsilon![i])}, seed=${i}, rescale=${s.rescale})`;
+        case "della": return `magprune(${d}, k=${render(s.density[i])}, ${NAMES.epsilon}=${render(s.epsilon![i])}, seed=${(this.opts.run?.seed ?? 0) + i}, rescale=${s.rescale})`;
         default: return d;
       }
     });
@@ -458,14 +554,45 @@ class Translator {
     return `${b} + ${num(s.lambda)} * ${delta}`;
   }
 
+  /** Where each `name=value` argument of a generated line came from in the YAML. */
+  private spans(text: string): Array<{ from: number; to: number; at: YamlPath }> {
+    const yamlKey: Record<string, string> = { [NAMES.k]: "density", [NAMES.p]: "density", [NAMES.gamma]: "gamma", [NAMES.epsilon]: "epsilon", [NAMES.lambda]: "lambda", [NAMES.weights]: "weight", t: "t", normalize: "normalize", rescale: "rescale", scale: "scale" };
+    const out: Array<{ from: number; to: number; at: YamlPath }> = [];
+    for (const m of text.matchAll(/(?<=[(,\s])([^\s=(),\[\]]+)=/g)) {
+      const at = this.settingAt.get(yamlKey[m[1]] ?? "");
+      if (!at) continue;
+      // the argument runs to the next top-level comma or the call's closing parenthesis
+      let depth = 0;
+      let end = m.index! + m[0].length;
+      for (; end < text.length; end++) {
+        const c = text[end];
+        if (c === "(" || c === "[" || c === "{") depth++;
+        else if (c === ")" || c === "]" || c === "}") {
+          if (depth === 0) break;
+          depth--;
+        } else if (c === "," && depth === 0) break;
+      }
+      out.push({ from: m.index!, to: end, at });
+    }
+    return out;
+  }
+
   private note(text: string): void {
     if (!this.notes.includes(text)) this.notes.push(text);
   }
 
   private linear(slice: Slice, index: number): string {
-    const sources = slice.sources;
-    if (index === 0 && this.cfg.base !== undefined && !sources.some((s) => s.model === this.cfg.base)) {
-      this.note("base_model is not one of the models: linear does not use it");
+    let sources = slice.sources;
+    const base = this.cfg.base;
+    if (!this.cfg.sliced && base !== undefined && !sources.some((s) => s.model === base)) {
+      // mergekit's planner (normalize_config) adds the base as one more input, its weight looked up like any
+      // model's (the slice's or global 'weight'); without one its weight is None and mergekit fails
+      const baseSource: Source = { model: base, at: ["base_model"] };
+      if (!this.lookup("weight", slice, baseSource)) {
+        throw this.doc.error(["base_model"], "base_model is not one of the models: mergekit adds it to a linear merge, so it needs a weight (add a global 'weight', or list it under models with its own)");
+      }
+      if (index === 0) this.note("base_model is not one of the models: added to the merge with the global weight, as mergekit does");
+      sources = [...sources, baseSource];
     }
     const weights = sources.map((s) => this.tensorParam("weight", slice, s));
     const normalize = this.globalParam("normalize", slice, "bool");

@@ -13,18 +13,25 @@ export interface TensorContext {
   name: string;
   shape: readonly number[];
   numel: number;
-  /** Layer index from the name (`layers.N.`, `h.N.`, `blocks.N.`), undefined outside the layer stack. */
+  /** Layer index from the name (`layers.N.`, `layer.N.`, `h.N.`, `blocks.N.`), undefined outside the layer stack. */
   layer: number | undefined;
   /** Number of layers of the model (max layer index + 1; 0 when no tensor has one). */
   numLayers: number;
 }
 
-const LAYER_RE = /(?:^|\.)(?:layers|h|blocks)\.(\d+)\./;
+/**
+ * A layer of the stack: `model.layers.N.` (Llama, Mistral, Qwen2…), `transformer.h.N.` (GPT-2),
+ * `encoder.layer.N.` (BERT, RoBERTa), `transformer.blocks.N.` (MPT). Groups: prefix, index, dot.
+ */
+export const LAYER_RE = /((?:^|\.)(?:layers|layer|h|blocks)\.)(\d+)(\.)/;
+
+/** `name` with its layer index replaced by `layer`. */
+export const renumberLayer = (name: string, layer: number): string => name.replace(LAYER_RE, (_, pre: string, _n: string, post: string) => `${pre}${layer}${post}`);
 
 /** Layer index in a tensor name, or undefined (embeddings, final norm, lm_head). */
 export function layerIndex(name: string): number | undefined {
   const m = LAYER_RE.exec(name);
-  return m ? Number(m[1]) : undefined;
+  return m ? Number(m[2]) : undefined;
 }
 
 /** Number of layers implied by a set of tensor names. */
@@ -36,9 +43,6 @@ export function countLayers(names: Iterable<string>): number {
   }
   return max + 1;
 }
-
-/** Tensors outside the layer stack that come before it (embeddings); the rest (final norm, lm_head) come after. */
-const BEFORE_LAYERS_RE = /embed|wte|wpe|tok_embeddings|word_embeddings/;
 
 export function tensorContext(name: string, shape: readonly number[], numLayers: number): TensorContext {
   return { name, shape, numel: shape.reduce((a, b) => a * b, 1), layer: layerIndex(name), numLayers };
@@ -57,7 +61,12 @@ export abstract class Schedule {
   }
 }
 
-/** layers([v0, …, vk]): value at layer l is the linear interpolation at x = l/(L−1)·k (mergekit's gradient). */
+/**
+ * layers([v0, …, vk]): mergekit's gradient. Layer l of L takes the linear interpolation at
+ * x = l/(L−1)·k; a stack of one layer takes the last value (mergekit's t = 1); every tensor outside
+ * the layer stack (embeddings, final norm, lm_head, pooler) takes the first value (mergekit's t = 0,
+ * since v0.1.2).
+ */
 export class LayerSchedule extends Schedule {
   constructor(readonly values: readonly number[]) {
     super();
@@ -69,8 +78,8 @@ export class LayerSchedule extends Schedule {
   at(t: TensorContext): number {
     const v = this.values;
     const k = v.length - 1;
-    if (t.layer === undefined) return BEFORE_LAYERS_RE.test(t.name) ? v[0] : v[k];
-    if (k === 0 || t.numLayers <= 1) return v[0];
+    if (t.layer === undefined || k === 0) return v[0];
+    if (t.numLayers <= 1) return v[k];
     const x = Math.min(Math.max(t.layer / (t.numLayers - 1), 0), 1) * k;
     const i = Math.min(Math.floor(x), k - 1);
     const f = x - i;

@@ -106,6 +106,7 @@ export async function save(whole: ModelValue, req: SaveRequest): Promise<SaveSum
     progress: req.progress,
     cwd: req.cwd,
     extraFiles: { "README.md": cardFor(whole, { ...req, path: path.relative(req.cwd, output) || "." }) },
+    numLayers: whole.numLayers,
   });
 }
 

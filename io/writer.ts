@@ -28,6 +28,7 @@ import {
   type OutputTensor, type WriterLayout,
 } from "./layout.js";
 import { claim, fsyncPath, isEmptyOrAbsent, newOwner, onInterrupt, OWNER_FILE, removeStaleTemps, replaceDir, type Owner } from "./staging.js";
+import { configText, outputHfConfig, writtenFloatDtype } from "./outconfig.js";
 
 export type { OutputTensor, WriterLayout, LaidOutTensor } from "./layout.js";
 export { parseSize } from "./layout.js";
@@ -43,6 +44,11 @@ export interface WriterOptions {
   copyFrom?: string;
   /** Extra text files to write (e.g. README.md, the model card); override copied files of the same name. */
   extraFiles?: Record<string, string>;
+  /**
+   * The copied config.json gets the output's layer count (when given) and torch_dtype (the one float
+   * dtype written, when there is one): see io/outconfig.ts.
+   */
+  configFacts?: { numLayers?: number };
   /** fsync files before the rename (default true). */
   fsync?: boolean;
   /** Paths the output is computed from (files or directories): never written over, into or above. */
@@ -217,9 +223,31 @@ export class CheckpointWriter {
     }
   }
 
+  /** The source's config.json with the output's layer count and dtype (unparsable JSON is copied as is). */
+  private outputConfig(from: string): string {
+    const text = fs.readFileSync(from, "utf8");
+    let cfg: unknown;
+    try {
+      cfg = JSON.parse(text);
+    } catch {
+      return text;
+    }
+    if (cfg === null || typeof cfg !== "object" || Array.isArray(cfg)) return text;
+    const dtype = writtenFloatDtype(Object.values(this.layout.tensors).map((t) => t.dtype));
+    const out = outputHfConfig(cfg as Record<string, unknown>, { numLayers: this.opts.configFacts?.numLayers, dtype });
+    // unchanged facts: the source's bytes, as written
+    return JSON.stringify(out) === JSON.stringify(cfg) ? text : configText(out);
+  }
+
   private writeSideFiles(): void {
     const { tempDir } = this.layout;
-    if (this.opts.copyFrom) for (const name of nonWeightFiles(this.opts.copyFrom)) fs.copyFileSync(path.join(this.opts.copyFrom, name), path.join(tempDir, name));
+    if (this.opts.copyFrom) {
+      for (const name of nonWeightFiles(this.opts.copyFrom)) {
+        const from = path.join(this.opts.copyFrom, name);
+        if (name === "config.json" && this.opts.configFacts) fs.writeFileSync(path.join(tempDir, name), this.outputConfig(from));
+        else fs.copyFileSync(from, path.join(tempDir, name));
+      }
+    }
     for (const [name, text] of Object.entries(this.opts.extraFiles ?? {})) fs.writeFileSync(path.join(tempDir, name), text);
   }
 }

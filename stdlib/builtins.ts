@@ -459,7 +459,7 @@ const keys: FunctionSpec = {
 const layers: FunctionSpec = {
   name: "layers",
   category: "schedule",
-  doc: "A per-layer value: linearly interpolated over the layer index in the tensor name (`layers.N.`, `h.N.`, `blocks.N.`); tensors before the first layer (embeddings) take the first value, the rest outside the layers the last (mergekit's gradient).",
+  doc: "A per-layer value, mergekit's gradient: linearly interpolated over the layer index in the tensor name (`layers.N.`, `layer.N.`, `h.N.`, `blocks.N.`); every tensor outside the layer stack (embeddings, final norm, lm_head) takes the first value, and a one-layer stack the last (mergekit's t = 0 and t = 1).",
   example: "m = slerp(a, b, t=layers([0, 0.5, 1]))",
   params: [{ name: "values", type: "list", required: true, doc: "values from the first layer to the last" }],
   returns: "schedule",

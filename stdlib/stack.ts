@@ -12,17 +12,16 @@
  */
 import { MergelabError } from "../core/errors.js";
 import { ModelValue, type TensorMeta } from "../engine/model.js";
-import { layerIndex } from "../engine/param-schedule.js";
+import { layerIndex, renumberLayer } from "../engine/param-schedule.js";
 import { compareTensorNames } from "../io/checkpoint.js";
 import type { Args, FunctionSpec } from "./spec.js";
 import type { Value } from "../core/values.js";
 import { asModels } from "./methods/define.js";
 
-const LAYER_RE = /((?:^|\.)(?:layers|h|blocks)\.)(\d+)(\.)/;
-/** Tensors outside the layer stack that precede it (as engine/param-schedule.ts decides for layers()). */
+/** Tensors outside the layer stack that precede it (embeddings): stack() takes them from its first model. */
 const BEFORE_LAYERS_RE = /embed|wte|wpe|tok_embeddings|word_embeddings/;
 
-const renumber = (name: string, layer: number) => name.replace(LAYER_RE, (_, pre: string, _n: string, post: string) => `${pre}${layer}${post}`);
+const renumber = renumberLayer;
 
 /** A model whose tensor `name` is `source`'s tensor `from(name)`. */
 function renamed(entries: Array<[string, ModelValue, string]>, label: string, origin: ModelValue): ModelValue {

@@ -15,6 +15,7 @@ import { didYouMean } from "../../core/suggest.js";
 import { ProgressReporter, progressMode } from "../progress.js";
 import { parseShard } from "../../engine/shard.js";
 import { architectureGuard } from "../../engine/model.js";
+import { takeMergekitOptions, type MergekitRunOptions } from "../mergekit/options.js";
 
 const USAGE = `usage: mergelab run FILE [OUT] [options]
 
@@ -34,7 +35,11 @@ options:
                      (as HF_HUB_OFFLINE=1; see docs/huggingface.md)
   --allow-crimes     merge models whose config.json architectures differ (mergekit's flag)
   --shard I/N        write only shard I (0-based) of N of every save() into OUT/.shards/;
-                     'mergelab finalize OUT' assembles them (see docs/cli.md)`;
+                     'mergelab finalize OUT' assembles them (see docs/cli.md)
+
+mergekit configs also take mergekit-yaml's options: --out-shard-size 5B, --overwrite,
+--random-seed N, -j N, --allow-crimes, --copy-tokenizer; GPU and pickle options
+(--cuda, --lazy-unpickle, --lora-merge-cache, …) are accepted with a one-line note.`;
 
 /** Bounds of --chunk-size (elements per input per chunk). */
 export const MIN_CHUNK = 4096;
@@ -124,7 +129,7 @@ export interface ScriptSource {
   relocate: (d: Diagnostic) => Diagnostic;
 }
 
-export async function readScriptSource(file: string, outDir: string | undefined, verb: string, usage: string): Promise<ScriptSource> {
+export async function readScriptSource(file: string, outDir: string | undefined, verb: string, usage: string, run?: MergekitRunOptions): Promise<ScriptSource> {
   if (!file) throw new MergelabError(`${verb}: which script?\n\n${usage}`);
   let text: string;
   try {
@@ -132,14 +137,24 @@ export async function readScriptSource(file: string, outDir: string | undefined,
   } catch {
     throw new MergelabError(`${file}: cannot read the script`);
   }
-  if (!/\.ya?ml$/i.test(file)) return { text, shown: text, relocate: (d) => d };
+  if (!/\.ya?ml$/i.test(file)) {
+    if (outDir !== undefined) {
+      throw new MergelabError(`${verb} ${file} ${outDir}: OUT is for mergekit configs; a merge script writes where its save() calls say (or use --set to change a path)`);
+    }
+    return { text, shown: text, relocate: (d) => d };
+  }
   let translator: typeof import("../mergekit.js");
   try {
     translator = await import("../mergekit.js");
   } catch {
     throw new MergelabError(`${file}: mergekit configs are not supported in this build`);
   }
-  const t = translator.translateMergekit(text, { file, outDir: outDir ?? "merged", checkPathsIn: process.cwd() });
+  const t = translator.translateMergekit(text, {
+    file,
+    outDir: outDir ?? "merged",
+    checkPathsIn: process.cwd(),
+    run: run && { shardSize: run.shardSize, overwrite: run.overwrite, seed: run.randomSeed, notes: run.notes },
+  });
   // the user wrote the YAML: point at its line (the model entry a shape mismatch blames), not the generated script's
   return { text: t.script, shown: text, relocate: (d) => ({ ...d, loc: t.locate(d.loc, d.message) }) };
 }
@@ -173,6 +188,10 @@ export async function checkOrReport(session: Session, source: ScriptSource, file
 }
 
 export async function run(argv: string[]): Promise<number> {
+  // a mergekit config takes mergekit-yaml's options too (same meaning, or a note where they cannot apply)
+  const isYaml = argv.some((a) => !a.startsWith("-") && /\.ya?ml$/i.test(a));
+  const mk = isYaml ? takeMergekitOptions(argv) : undefined;
+  if (mk) argv = mk.rest;
   const args = parseScriptArgs(argv, "run", USAGE);
   if (args.flags.help) {
     process.stdout.write(USAGE + "\n");
@@ -180,7 +199,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   const { file, flags, overrides } = args;
   architectureGuard.allowCrimes = flags.allowCrimes || !!mk?.options.allowCrimes;
-  const source = await readScriptSource(file, args.positional[1], "run", USAGE);
+  const source = await readScriptSource(file, args.positional[1], "run", USAGE, mk?.options);
+  if (mk && !flags.quiet && !flags.json) for (const n of mk.options.notes) process.stderr.write(`mergelab: note: ${n}\n`);
   const { text } = source;
   const reporter = new ProgressReporter({ mode: progressMode(flags, process.stderr), err: process.stderr, out: process.stdout });
   const controller = new AbortController();

@@ -31,7 +31,7 @@ describe("the YAML path agrees with mergekit's planner", () => {
     const noWeight = write("lin-base-noweight.yml", "models:\n  - model: models/f16\n    parameters: {weight: 0.5}\n  - model: models/f32.safetensors\n    parameters: {weight: 0.3}\nmerge_method: linear\nbase_model: models/bf16\n");
     const r = run("run", noWeight, "out-noweight");
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^lin-base-noweight\.yml:6:\d+: error: base_model is not one of the models: mergekit adds it/);
+    expect(r.stderr).toMatch(/^lin-base-noweight\.yml:7:\d+: error: base_model is not one of the models: mergekit adds it/);
   });
 
   it("slices: a per-model filter matches input layer names, a global one output layer names", () => {

@@ -73,8 +73,10 @@ describe("sharded runs", () => {
         for (const name of inFile.keys()) expect(index.weight_map[name]).toBe(f);
       }
       expect(index.metadata.total_size).toBe([...single.values()].reduce((s, t) => s + t.raw.length, 0));
-      // a normal directory: base's config, the card, no leftovers
-      expect(fs.readFileSync(path.join(dir, "config.json"), "utf8")).toBe(fs.readFileSync(path.join(work, "models/bf16/config.json"), "utf8"));
+      // a normal directory: base's config (with torch_dtype set to what was written, as in the single run), the card, no leftovers
+      expect(fs.readFileSync(path.join(dir, "config.json"), "utf8")).toBe(fs.readFileSync(path.join(work, "single/config.json"), "utf8"));
+      expect(JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"))).toEqual({ ...JSON.parse(fs.readFileSync(path.join(work, "models/bf16/config.json"), "utf8")), torch_dtype: "float32" });
+      expect(new Set([...single.values()].map((t) => t.dtype))).toEqual(new Set(["F32"]));
       const card = fs.readFileSync(path.join(dir, "README.md"), "utf8");
       expect(card).toContain("dare_ties(experts, base=base, p=0.5, seed=11, weights=[0.7, 0.3])");
       expect(card).toContain(`assembled by \`mergelab finalize\` from ${n} shard runs`);

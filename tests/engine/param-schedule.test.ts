@@ -24,16 +24,27 @@ describe("layers([...])", () => {
     expect([0, 1, 2, 3, 4].map((l) => s.at(ctx(`model.layers.${l}.w`)))).toEqual([0, 0.25, 0.5, 0.75, 1]);
     expect(layers([1, 3]).at(ctx("model.layers.1.w", 3))).toBe(2);
   });
-  it("before the first layer takes the first value, after the last layer the last", () => {
+  it("every tensor outside the layer stack takes the first value (mergekit's plan.py evaluates them at t = 0)", () => {
     const s = layers([0.2, 0.9]);
     expect(s.at(ctx("model.embed_tokens.weight"))).toBe(0.2);
     expect(s.at(ctx("transformer.wte.weight"))).toBe(0.2);
-    expect(s.at(ctx("model.norm.weight"))).toBe(0.9);
-    expect(s.at(ctx("lm_head.weight"))).toBe(0.9);
+    expect(s.at(ctx("model.norm.weight"))).toBe(0.2);
+    expect(s.at(ctx("lm_head.weight"))).toBe(0.2);
+    expect(s.at(ctx("pooler.dense.weight"))).toBe(0.2);
   });
-  it("one value or one layer is constant; describes itself; rejects bad values", () => {
+  it("a one-layer stack takes the last value (mergekit's plan_slice: t = 1 when num_layers = 1)", () => {
+    expect(layers([0.1, 0.9]).at(ctx("model.layers.0.w", 1))).toBe(0.9);
+    expect(layers([0.1, 0.5, 0.9]).at(ctx("encoder.layer.0.output.dense.weight", 1))).toBe(0.9);
+  });
+  it("BERT-style names (encoder.layer.N.) are layers", () => {
+    expect(layerIndex("encoder.layer.11.attention.self.query.weight")).toBe(11);
+    expect(layerIndex("bert.encoder.layer.2.output.LayerNorm.bias")).toBe(2);
+    expect(countLayers(["embeddings.word_embeddings.weight", "encoder.layer.0.x", "encoder.layer.3.x", "pooler.dense.weight"])).toBe(4);
+    expect(layers([0, 1]).at(ctx("encoder.layer.2.output.dense.weight", 3))).toBe(1);
+  });
+  it("one value is constant; describes itself; rejects bad values", () => {
     expect(layers([0.7]).at(ctx("model.layers.3.w"))).toBe(0.7);
-    expect(layers([0.1, 0.9]).at(ctx("model.layers.0.w", 1))).toBe(0.1);
+    expect(layers([0.7]).at(ctx("model.layers.0.w", 1))).toBe(0.7);
     expect(layers([0, 0.5, 1]).describe()).toBe("layers([0, 0.5, 1])");
     expect(() => layers([])).toThrow(MergelabError);
   });

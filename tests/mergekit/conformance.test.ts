@@ -34,37 +34,40 @@ const expected = JSON.parse(fs.readFileSync(path.join(dataDir, "expected.json"),
 type Verdict = "match" | "documented difference" | "refused (as mergekit)" | "refused" | "differs";
 
 /**
- * The expected verdict of each config, and for documented differences the reason (docs/methods.md,
- * "Where mergelab differs from mergekit"). "refused" = mergelab refuses a config mergekit runs: not
- * supported yet (issue #11).
+ * The expected verdict of each config. A documented difference is either verified by compare() (mergelab
+ * equals mergekit's own code run under mergelab's documented rules: float32 compute rounded once,
+ * magnitude ties broken by index; or float32 results within a few ulps: operation order), or, with a
+ * reason here, one no reference can check (random draws: mergelab's generator is not torch's; a mergekit
+ * bug). All are listed in docs/methods.md. "refused" = mergelab refuses a config mergekit runs (not yet
+ * supported, issue #11); "differs" = an open, undocumented difference.
  */
 const VERDICTS: Record<string, [Verdict, string?]> = {
-  "d-bert-gradient": ["differs", "BERT names (encoder.layer.N.) not recognised as layers"],
-  "d-bert-stack": ["refused", "BERT stack"],
-  "d-gradient-post-weights": ["differs", "gradient on final norm / lm_head takes the last value"],
-  "d-linear-base-not-listed": ["differs", "linear drops a base_model not listed in models"],
+  "d-bert-gradient": ["match"],
+  "d-bert-stack": ["match"],
+  "d-gradient-post-weights": ["documented difference"],
+  "d-linear-base-not-listed": ["documented difference"],
   "d-mixed-dtypes": ["match"],
-  "d-mixed-dtypes-linear": ["differs", "bf16 + f32 inputs without dtype written as bf16"],
-  "d-one-layer-slice": ["differs", "a one-layer slice takes a gradient's first value"],
-  "d-slice-filters": ["differs", "filters in slices match the renumbered names"],
-  "d-torch-dtype": ["differs", "config.json torch_dtype not set"],
+  "d-mixed-dtypes-linear": ["match"],
+  "d-one-layer-slice": ["documented difference"],
+  "d-slice-filters": ["documented difference"],
+  "d-torch-dtype": ["match"],
   "ex-arcee-fusion": ["refused"],
-  "ex-bio-merge": ["differs", "TIES trim ties; torch_dtype"],
-  "ex-frankenmerge": ["differs", "num_hidden_layers not updated after a stack; torch_dtype"],
-  "ex-gradient-slerp": ["differs", "torch_dtype"],
-  "ex-gradient-slerp-models": ["differs", "3 ulps"],
-  "ex-linear": ["differs", "torch_dtype"],
-  "ex-ties": ["differs", "TIES trim ties; torch_dtype"],
+  "ex-bio-merge": ["documented difference"],
+  "ex-frankenmerge": ["match"],
+  "ex-gradient-slerp": ["match"],
+  "ex-gradient-slerp-models": ["documented difference"],
+  "ex-linear": ["match"],
+  "ex-ties": ["documented difference"],
   "t-arcee-fusion": ["refused"],
-  "t-breadcrumbs": ["differs", "torch_dtype"],
+  "t-breadcrumbs": ["match"],
   "t-dare-ties": ["documented difference", "DARE draws from mergelab's seeded counter-based generator, not torch's"],
   "t-della": ["documented difference", "DELLA draws from mergelab's seeded counter-based generator, not torch's"],
   "t-della-invalid-epsilon": ["refused (as mergekit)"],
-  "t-gpt2-copy": ["differs", "torch_dtype"],
-  "t-gpt2-stack": ["differs", "n_layer not updated after a stack; torch_dtype"],
+  "t-gpt2-copy": ["match"],
+  "t-gpt2-stack": ["match"],
   "t-karcher": ["refused"],
-  "t-linear": ["differs", "torch_dtype"],
-  "t-model-stock": ["differs", "2 ulps; torch_dtype"],
+  "t-linear": ["match"],
+  "t-model-stock": ["documented difference"],
   "t-model-stock-filterwise": ["refused"],
   "t-multislerp": ["refused"],
   "t-nearswap": ["refused"],
@@ -79,18 +82,18 @@ const VERDICTS: Record<string, [Verdict, string?]> = {
   "t-ram": ["refused"],
   "t-ramplus-tl": ["refused"],
   "t-sce": ["refused"],
-  "t-slerp": ["differs", "torch_dtype"],
-  "t-task-arithmetic": ["differs", "torch_dtype"],
-  "t-ties": ["differs", "TIES trim ties; torch_dtype"],
+  "t-slerp": ["match"],
+  "t-task-arithmetic": ["match"],
+  "t-ties": ["documented difference"],
   "x-breadcrumbs-ties": ["documented difference", "mergekit's magnitude_outliers keeps nothing when int(γ·n) = 0 (indices[n_bot:-0] is empty); mergelab drops no outlier"],
   "x-dare-linear": ["documented difference", "DARE draws from mergelab's seeded counter-based generator, not torch's"],
   "x-della-linear": ["documented difference", "DELLA draws from mergelab's seeded counter-based generator, not torch's"],
-  "x-model-stock-llama": ["differs", "2 ulps"],
+  "x-model-stock-llama": ["documented difference"],
   "x-per-slice-base": ["refused"],
   "x-readme-weighted-average": ["refused (as mergekit)"],
-  "x-slerp-gpt2": ["differs", "gradient on GPT-2 layers"],
+  "x-slerp-gpt2": ["documented difference"],
   "x-task-arithmetic-gpt2": ["match"],
-  "x-ties-bf16-ties": ["differs", "TIES trim ties"],
+  "x-ties-bf16-ties": ["differs", "TIES keeps every value tied at the trim threshold; mergekit keeps exactly int(k·n) (a mergekit-exact count is not implemented yet)"],
   "x-ties-rescale": ["refused"],
   "x-ties-slices": ["match"],
 };
@@ -230,8 +233,16 @@ function compare(name: string, outDir: string, run: { code: number | null; stder
     const dr = diff(got, readSafetensors(path.join(dataDir, `${name}.rules.safetensors`)), tied);
     if (dr.problems.length === 0) return row("documented difference", "= mergekit's code computing in float32 (rounded once) with magnitude ties broken by index", dr);
   }
+  // float32 outputs: the same arithmetic in another order (mergekit's torch ops vs mergelab's fused float32
+  // loops, e.g. linear's Σw·x/Σw vs Σ(w/Σw)·x) differs by a few float32 ulps (docs/methods.md)
+  const onlyValues = (x: Diff) => x.problems.length === 1 && x.problems[0]!.startsWith("values differ") && cfgProblems.length === 0;
+  const allF32 = [...got.values()].every((t) => t.dtype === "F32" || t.dtype === "I64");
+  if (allF32 && onlyValues(d) && d.ulps <= F32_ORDER_ULPS) return row("documented difference", `float32 operation order (≤ ${F32_ORDER_ULPS} ulps)`, d);
   return row("differs", [...d.problems, ...cfgProblems].slice(0, 3).join("; "), d);
 }
+
+/** The bound on float32 operation-order differences (normwise ulps at the tensor's scale). */
+const F32_ORDER_ULPS = 4;
 
 const firstLine = (s: string) => (s.trim().split("\n")[0] ?? "").slice(0, 160);
 
@@ -304,9 +315,11 @@ describe.skipIf(!py)(`mergekit conformance (references from mergekit ${expected.
       const run = runCli(["run", path.join(configsDir, f), out, "--quiet", "--workers", "0"], { cwd: path.join(work, "models") });
       const row = compare(name, out, run);
       const [want, reason] = VERDICTS[name] ?? ["match"];
-      if (want === "documented difference") {
-        if (row.verdict === "differs") row.verdict = "documented difference";
-        row.detail = reason ?? row.detail;
+      // a pinned reason without a verifiable rule (random draws, a mergekit bug): the difference is expected,
+      // and the table shows the reason; otherwise compare() itself must find the documented rule
+      if (want === "documented difference" && reason !== undefined && row.verdict === "differs") {
+        row.verdict = "documented difference";
+        row.detail = reason;
       }
       rows.push(row);
       expect(`${row.verdict}: ${row.detail}`.startsWith(want === "documented difference" ? "documented difference" : `${want}:`), `${name}: ${row.verdict}: ${row.detail}`).toBe(true);

@@ -169,8 +169,8 @@ const CASES: Case[] = [
   {
     name: "slerp t=layers([0, 1])",
     args: (f) => ({ a: f.baseModel, b: f.expertModels[2], t: layers([0, 1]) }),
-    // layer index l of 3 layers → t = l/2; model.norm (after the stack) → 1
-    ref: (f, t) => ref.slerp(b(f, t), values(f, 2, t), t === "model.norm.weight" ? 1 : Number(/layers\.(\d)/.exec(t)![1]) / 2),
+    // layer index l of 3 layers → t = l/2; model.norm (outside the stack) → the first value, as mergekit's gradients
+    ref: (f, t) => ref.slerp(b(f, t), values(f, 2, t), t === "model.norm.weight" ? 0 : Number(/layers\.(\d)/.exec(t)![1]) / 2),
   },
   { name: "model_stock", args: (f) => ({ xs: f.expertModels, base: f.baseModel }), ref: (f, t) => ref.modelStock(b(f, t), xs(f, t)) },
   { name: "passthrough scale=0.25", args: (f) => ({ x: f.expertModels[1], scale: 0.25 }), ref: (f, t) => values(f, 1, t).map((v) => v * 0.25) },
