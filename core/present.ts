@@ -120,3 +120,20 @@ export function shownPath(p: string, cwd = process.cwd()): string {
   // outside cwd too: `../models/x` says where it is without naming this machine's folders
   return path.relative(cwd, p) || ".";
 }
+
+/**
+ * A bundle whose text (text/plain, text/html) names paths under the working
+ * directory relative to it: model summaries and plans name checkpoints by
+ * absolute path, a notebook shows them from its own folder. Unchanged (the
+ * same object) when nothing matches or the working directory is the root.
+ */
+export function withoutWorkingDir(bundle: MimeBundle, cwd = process.cwd()): MimeBundle {
+  if (cwd === path.parse(cwd).root) return bundle;
+  const prefix = cwd.endsWith(path.sep) ? cwd : cwd + path.sep;
+  let out: MimeBundle | undefined;
+  for (const mime of ["text/plain", "text/html"]) {
+    const v = bundle[mime];
+    if (typeof v === "string" && v.includes(prefix)) (out ??= { ...bundle })[mime] = v.split(prefix).join("");
+  }
+  return out ?? bundle;
+}

@@ -16,8 +16,15 @@ let tfjs: typeof TF | undefined;
  * package's CommonJS build is the one an ESM `import` resolves to as well, so there is one engine.
  */
 export const tf: typeof TF = new Proxy({} as typeof TF, {
-  get: (_target, key) => Reflect.get((tfjs ??= require("@tensorflow/tfjs") as typeof TF), key),
+  get: (_target, key) => Reflect.get((tfjs ??= loadTfjs()), key),
 });
+
+function loadTfjs(): typeof TF {
+  const m = require("@tensorflow/tfjs") as typeof TF;
+  // production mode: no "Hi, looks like you are running TensorFlow.js in Node.js" banner in a user's output
+  m.env().set("PROD", true);
+  return m;
+}
 /** The types of `tf` (`tf.Tensor`, …), which a lazily loaded value cannot carry by itself. */
 // eslint-disable-next-line @typescript-eslint/no-namespace
 export declare namespace tf {
@@ -35,6 +42,7 @@ export declare namespace tf {
 }
 
 let ready: Promise<BackendName> | undefined;
+let settled = false;
 
 async function tryBackend(name: BackendName): Promise<boolean> {
   try {
@@ -64,7 +72,28 @@ export function initRuntime(): Promise<BackendName> {
     }
     throw new MergelabError("no TensorFlow.js backend could be initialised");
   })();
+  void ready.then(() => (settled = true), () => {});
   return ready;
+}
+
+/**
+ * The backend initRuntime() will pick, without loading TensorFlow.js (for a banner shown before the first
+ * use): the forced one, else tfjs-node when its native library is installed, else wasm.
+ */
+export function expectedBackend(): BackendName {
+  const forced = process.env.MERGELAB_BACKEND?.trim();
+  if (forced === "tensorflow" || forced === "wasm" || forced === "cpu") return forced;
+  try {
+    require.resolve("@tensorflow/tfjs-node");
+    return "tensorflow";
+  } catch {
+    return "wasm";
+  }
+}
+
+/** Whether initRuntime() has finished. */
+export function runtimeReady(): boolean {
+  return settled;
 }
 
 /** The backend in use, for banners and --verbose ("not initialised" before initRuntime). */

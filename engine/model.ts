@@ -161,7 +161,7 @@ export class ModelValue {
   toString(): string {
     const s = this.summary();
     const dt = Object.entries(s.dtypes).map(([d, n]) => `${d} ${formatCount(n)}`).join(", ");
-    return `model ${this.label}: ${s.tensors} tensors, ${formatCount(s.params)} params (${dt}); inputs: ${s.inputs.join(", ") || "none"}`;
+    return `model ${shownPath(this.label)}: ${s.tensors} tensors, ${formatCount(s.params)} params (${dt}); inputs: ${s.inputs.join(", ") || "none"}`;
   }
 
   toMimeBundle(): MimeBundle {
@@ -173,7 +173,7 @@ export class ModelValue {
       ["inputs", s.inputs.map(escapeHtml).join("<br>") || "none"],
     ];
     const html =
-      `<table class="mergelab-model"><caption>model ${escapeHtml(this.label)}</caption>` +
+      `<table class="mergelab-model"><caption>model ${escapeHtml(shownPath(this.label))}</caption>` +
       rows.map(([k, v]) => `<tr><th style="text-align:left">${k}</th><td style="text-align:left">${k === "inputs" ? v : escapeHtml(v)}</td></tr>`).join("") +
       `</table>`;
     return { "text/plain": this.toString(), "text/html": html };

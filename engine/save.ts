@@ -13,7 +13,7 @@
 import path from "node:path";
 import { MergelabError } from "../core/errors.js";
 import { VERSION } from "../core/version.js";
-import { formatValue } from "../core/present.js";
+import { formatValue, shownPath } from "../core/present.js";
 import { modelCard, type CardMethod } from "../io/card.js";
 import { parseSize } from "../io/layout.js";
 import { isEmptyOrAbsent } from "../io/staging.js";
@@ -110,14 +110,9 @@ export async function save(whole: ModelValue, req: SaveRequest): Promise<SaveSum
   });
 }
 
-/** A path as it should appear in a shared file: relative to `cwd` (labels that are not paths stay as they are). */
-export function shareablePath(p: string, cwd: string): string {
-  return path.isAbsolute(p) ? path.relative(cwd, p) || "." : p;
-}
-
 /** `ties([models/a, models/b], base=models/base, k=0.2, λ=1)`: one step with its resolved parameters. */
 export function stepCall(s: MergeStep, cwd: string): string {
-  const rel = (l: string) => shareablePath(l, cwd);
+  const rel = (l: string) => shownPath(l, cwd);
   const args = [
     ...(s.models.length ? [formatValue(s.models.map(rel), false).replace(/"/g, "")] : []),
     ...(s.base !== undefined ? [`base=${rel(s.base)}`] : []),
@@ -136,8 +131,8 @@ export function cardFor(model: ModelValue, req: Pick<SaveRequest, "path" | "cwd"
   const methods = new Map<string, CardMethod>();
   for (const s of shown) if (!methods.has(s.name)) methods.set(s.name, { name: s.name, paper: s.paper, call: stepCall(s, req.cwd) });
   const base = [...methodSteps].reverse().find((s) => s.base !== undefined)?.base;
-  const baseLabel = base === undefined ? undefined : shareablePath(base, req.cwd);
-  const inputs = [...new Set(model.inputs.map((i) => shareablePath(i.label, req.cwd)))];
+  const baseLabel = base === undefined ? undefined : shownPath(base, req.cwd);
+  const inputs = [...new Set(model.inputs.map((i) => shownPath(i.label, req.cwd)))];
   return modelCard({
     name: path.basename(path.resolve(req.cwd, req.path)),
     // the base first, then the merged models in the order the plan reads them

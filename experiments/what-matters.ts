@@ -17,7 +17,7 @@ import { MergelabError } from "../core/errors.js";
 import { CLASS_NAMES, PER_CLASS, SIDE } from "../stdlib/eval/data.js";
 import { EVAL_PER_TASK } from "../stdlib/eval/metrics.js";
 import { paramCount } from "../stdlib/eval/model.js";
-import { pools } from "../stdlib/eval/tasks.js";
+import { taskPools } from "../stdlib/eval/tasks.js";
 import { INSTRUCTION_DOMAINS } from "../stdlib/eval/domains.js";
 import { CHECKPOINTS_PER_WIDTH, PROFILES, trainingKey, releaseTrained, type Profile } from "../stdlib/eval/study.js";
 import { runGridTs, type GridResult } from "./grid.js";
@@ -78,10 +78,10 @@ export async function runStudy(opts: Options): Promise<Results> {
       classes: CLASS_NAMES,
       images_per_class: PER_CLASS,
       eval_examples_per_task: EVAL_PER_TASK,
-      held_in: pools.heldIn.map((t) => ({ id: t.id, cluster: t.cluster!, classes: t.classes, domain: t.domain })),
-      held_out: pools.heldOut.map((t) => ({ id: t.id, classes: t.classes, domain: t.domain })),
+      held_in: taskPools().heldIn.map((t) => ({ id: t.id, cluster: t.cluster!, classes: t.classes, domain: t.domain })),
+      held_out: taskPools().heldOut.map((t) => ({ id: t.id, classes: t.classes, domain: t.domain })),
       instruction_domains: INSTRUCTION_DOMAINS,
-      instruction_tasks: pools.instruction.length,
+      instruction_tasks: taskPools().instruction.length,
       sizes: opts.profile.widths.map((width) => ({ width, params: paramCount(width) })),
       training_key: trainingKey(opts.profile),
     },

@@ -40,8 +40,7 @@ export function readConnectionFile(file: string): ConnectionInfo {
 /** Run the mergelab kernel until a shutdown_request. SIGINT interrupts the running cell. */
 export async function startKernel(connectionFile: string): Promise<void> {
   const conn = readConnectionFile(connectionFile);
-  const { initRuntime } = await import("../core/runtime.js");
-  await initRuntime();
+  // TensorFlow.js loads after the kernel answers (language.ts): kernel_info comes back at once
   const { MergelabLanguage } = await import("./language.js");
   const { KernelServer } = await import("./server.js");
   const server = new KernelServer(conn, new MergelabLanguage({ cwd: process.cwd() }));

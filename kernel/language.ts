@@ -6,7 +6,7 @@
  */
 import { VERSION } from "../core/version.js";
 import { InterruptedError, MergelabError } from "../core/errors.js";
-import { backendName } from "../core/runtime.js";
+import { backendName, expectedBackend, initRuntime, runtimeReady } from "../core/runtime.js";
 import { Session, ScriptError, renderDiagnostic, signature, describeParam } from "../dsl/index.js";
 import { lookup } from "../stdlib/registry.js";
 import type { FunctionSpec, RunOptions } from "../stdlib/spec.js";
@@ -42,11 +42,14 @@ export class MergelabLanguage implements Language {
   }
 
   kernelInfo() {
+    // the front end asks this first, right after launch: answer now, then load TensorFlow.js while the user reads
+    if (!runtimeReady()) setTimeout(() => void initRuntime().catch(() => {}), 50).unref();
+    const backend = runtimeReady() ? backendName() : `${expectedBackend()} (loading)`;
     return {
       implementation: "mergelab",
       implementation_version: VERSION,
       language_info: LANGUAGE_INFO,
-      banner: `MergeLab ${VERSION} — the merge language (TensorFlow.js backend: ${backendName()})`,
+      banner: `MergeLab ${VERSION} — the merge language (TensorFlow.js backend: ${backend})`,
       help_links: [{ text: "mergelab notebooks", url: "https://github.com/mergelab/mergelab/blob/main/docs/notebooks.md" }],
     };
   }
@@ -54,6 +57,7 @@ export class MergelabLanguage implements Language {
   async execute(code: string, executionCount: number, out: CellOutput, signal: AbortSignal): Promise<ExecuteOutcome> {
     this.out = out;
     try {
+      await initRuntime(); // at once after the first kernel_info; a cell never runs before the backend is chosen
       const { value } = await this.session.execute(code, { file: `In[${executionCount}]`, signal });
       if (value === undefined) return { status: "ok" };
       return { status: "ok", result: valueToMimeBundle(value) };

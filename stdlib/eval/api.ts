@@ -11,7 +11,7 @@ import { Dict, type MimeBundle, type Value } from "../../core/values.js";
 import { specs as methodSpecs } from "../methods/index.js";
 import { loadImages, type SplitName } from "./data.js";
 import { accuracy, normalized as normalizedScores, type Scores } from "./metrics.js";
-import { NUM_CLUSTERS, pools, selectTasks, type Task } from "./tasks.js";
+import { NUM_CLUSTERS, taskPools, selectTasks, type Task } from "./tasks.js";
 import { toLayers } from "./checkpoint.js";
 
 const escape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
@@ -102,7 +102,7 @@ export function scoresOf(d: Dict): Scores {
   return out;
 }
 
-const allTasks = () => [...pools.heldIn, ...pools.heldOut, ...pools.instruction, ...pools.pretrain];
+const allTasks = () => [...taskPools().heldIn, ...taskPools().heldOut, ...taskPools().instruction, ...taskPools().pretrain];
 
 /** mean over the tasks in `scores` (or `set`) of scores[t] / reference[t] — the paper's normalized performance. */
 export function normalized(scores: Dict, reference: Dict, set?: TaskSet): number {

@@ -37,7 +37,13 @@ export function compose(a: Domain, b: Domain): Domain {
   return { name: `${a.name}+${b.name}`, perm, invert: a.invert !== b.invert };
 }
 
-export const DOMAINS: Record<string, Domain> = Object.fromEntries(
+let table: Record<string, Domain> | undefined;
+/** The named image domains (pixel permutations), built on first use. */
+export function domains(): Record<string, Domain> {
+  return (table ??= buildDomains());
+}
+
+const buildDomains = (): Record<string, Domain> => Object.fromEntries(
   [
     fromMap("clean", (r, c) => [r, c]),
     // held-in domains (one per cluster)
@@ -71,6 +77,7 @@ export const COMPOSED_DOMAINS: Array<[string, string]> = [
 const cache = new Map<string, Domain>();
 /** A domain by name; "a+b" is a composed with b. */
 export function domain(name: string): Domain {
+  const DOMAINS = domains();
   const hit = DOMAINS[name] ?? cache.get(name);
   if (hit) return hit;
   const parts = name.split("+");

@@ -146,6 +146,21 @@ function profileArg(v: Value | undefined) {
   return p;
 }
 
+/**
+ * Training chatter: with `verbose`, a line per trained checkpoint on stdout; otherwise one status line that
+ * updates in place (update_display_data) — in a notebook the latest step and a count, nothing in a CLI log.
+ */
+export function trainingLog(ctx: CallContext, verbose: boolean, label: string): (line: string) => void {
+  if (ctx.options.quiet) return () => {};
+  if (verbose) return (line) => ctx.stdout(line + "\n");
+  const displayId = `mergelab-training-${label}-${Date.now()}`;
+  let n = 0;
+  return (line) => {
+    const text = `${label}: trained ${++n} checkpoint${n === 1 ? "" : "s"} (latest: ${line.replace(/^trained /, "")})`;
+    ctx.display({ "text/plain": text }, { displayId, update: n > 1 });
+  };
+}
+
 const zooSpec: FunctionSpec = {
   name: "zoo",
   category: "eval",
@@ -156,6 +171,7 @@ const zooSpec: FunctionSpec = {
     { name: "width", type: "int", required: true, range: { min: 1, max: 4096 }, doc: "hidden width of the MLP (the model size)" },
     { name: "base", type: "string", default: "instruction_tuned", choices: BASE_KINDS, doc: "which base the experts were fine-tuned from" },
     { name: "profile", type: "string", default: "full", choices: ["full", "quick"], doc: "training budget" },
+    { name: "verbose", type: "bool", default: false, doc: "print a line per trained checkpoint (default: one live status line in a notebook, nothing elsewhere)" },
   ],
   returns: "dict",
   call: async (a, ctx) => {
@@ -172,7 +188,7 @@ const zooSpec: FunctionSpec = {
       return out(placeholderModel(width, label(paths.base[b])), paths.experts[b].map((d) => placeholderModel(width, label(d))), placeholderModel(width, label(paths.multitask[b])));
     }
     if (ctx.dryRun) return out(loadClassifier(paths.base[b]), paths.experts[b].map((d) => loadClassifier(d)), loadClassifier(paths.multitask[b]));
-    const z = await ensureZoo(cache, p, width, (l) => ctx.options.quiet || ctx.stdout(l + "\n"));
+    const z = await ensureZoo(cache, p, width, trainingLog(ctx, a.verbose === true, `zoo(${width})`));
     return out(z.base[b], z.experts[b], z.multitask[b]);
   },
 };
@@ -264,7 +280,7 @@ export { ensureZoo, expertSubsets, zooPaths, trainingKey, PROFILES, METHODS, BAS
 export { loadImages, CLASS_NAMES, PER_CLASS } from "./data.js";
 export { buildModel, toWeights, fromWeights, paramCount } from "./model.js";
 export { saveClassifier, loadClassifier, toLayers, fromLayers } from "./checkpoint.js";
-export { pools, selectTasks, type Task } from "./tasks.js";
+export { taskPools, selectTasks, type Task } from "./tasks.js";
 export { accuracy, classAccuracy } from "./metrics.js";
 export { computeFindings, type Finding, type Verdict } from "./findings.js";
 export { meanBy, baselineTable, hyperparameterTable, findingsTable } from "./report.js";

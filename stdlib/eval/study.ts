@@ -15,7 +15,7 @@ import { tf } from "../../core/runtime.js";
 import { MergelabError } from "../../core/errors.js";
 import { loadImages, PER_CLASS } from "./data.js";
 import { buildModel, fromWeights, toWeights } from "./model.js";
-import { NUM_CLUSTERS, pools, selectTasks } from "./tasks.js";
+import { NUM_CLUSTERS, taskPools, selectTasks } from "./tasks.js";
 import { train, type Mixture } from "./train.js";
 import { isCheckpoint, loadClassifier, saveClassifier, toLayers } from "./checkpoint.js";
 import type { ModelValue } from "../../engine/index.js";
@@ -82,7 +82,7 @@ export const PROFILES: Record<"full" | "quick", Profile> = {
 
 /** What training depends on: a change here retrains (new cache directory). */
 export function trainingKey(p: TrainingProfile): string {
-  const text = JSON.stringify({ v: 2, batch: p.batch, steps: p.steps, lr: p.lr, seed: p.seed, data: PER_CLASS, pools });
+  const text = JSON.stringify({ v: 2, batch: p.batch, steps: p.steps, lr: p.lr, seed: p.seed, data: PER_CLASS, pools: taskPools() });
   return crypto.createHash("sha256").update(text).digest("hex").slice(0, 12);
 }
 
@@ -158,13 +158,13 @@ export async function ensureZoo(cacheDir: string, p: TrainingProfile, width: num
   if (!Number.isInteger(width) || width < 1) throw new MergelabError(`width must be a positive integer, got ${width}`);
   const paths = zooPaths(cacheDir, p, width);
   const seed = p.seed * 1000 + width;
-  await trainStage(paths.base.pretrained, width, { tasks: pools.pretrain, rawFraction: 0.5 }, p.steps.pretrain, p.lr.pretrain, seed, p, cacheDir, log, { stage: "pretrained", width });
-  await trainStage(paths.base.instruction_tuned, paths.base.pretrained, { tasks: pools.instruction, rawFraction: 0.25 }, p.steps.instruct, p.lr.instruct, seed + 1, p, cacheDir, log, { stage: "instruction_tuned", width });
+  await trainStage(paths.base.pretrained, width, { tasks: taskPools().pretrain, rawFraction: 0.5 }, p.steps.pretrain, p.lr.pretrain, seed, p, cacheDir, log, { stage: "pretrained", width });
+  await trainStage(paths.base.instruction_tuned, paths.base.pretrained, { tasks: taskPools().instruction, rawFraction: 0.25 }, p.steps.instruct, p.lr.instruct, seed + 1, p, cacheDir, log, { stage: "instruction_tuned", width });
   for (const b of BASE_KINDS) {
     for (let c = 0; c < NUM_CLUSTERS; c++) {
       await trainStage(paths.experts[b][c], paths.base[b], { tasks: selectTasks(c), rawFraction: 0 }, p.steps.expert, p.lr.finetune, seed + 10 + c, p, cacheDir, log, { stage: `expert_${c}`, base: b, width });
     }
-    await trainStage(paths.multitask[b], paths.base[b], { tasks: pools.heldIn, rawFraction: 0 }, p.steps.multitask, p.lr.finetune, seed + 30, p, cacheDir, log, { stage: "multitask", base: b, width });
+    await trainStage(paths.multitask[b], paths.base[b], { tasks: taskPools().heldIn, rawFraction: 0 }, p.steps.multitask, p.lr.finetune, seed + 30, p, cacheDir, log, { stage: "multitask", base: b, width });
   }
   const load = (d: string) => loadClassifier(d);
   const per = <T>(f: (b: BaseKind) => T) => Object.fromEntries(BASE_KINDS.map((b) => [b, f(b)])) as Record<BaseKind, T>;

@@ -104,20 +104,24 @@ function buildPools(): TaskPools {
   return { pretrain, instruction, heldIn, heldOut };
 }
 
-export const pools: TaskPools = buildPools();
+let built: TaskPools | undefined;
+/** The task pools, built on first use (not at import: `mergelab check` never needs them). */
+export function taskPools(): TaskPools {
+  return (built ??= buildPools());
+}
 
 /** Tasks by selector: "held_in", "held_out", a cluster index 0..7, or "instruction"/"pretrain". */
 export function selectTasks(which: string | number): Task[] {
-  if (typeof which === "number") return pools.heldIn.filter((t) => t.cluster === which);
+  if (typeof which === "number") return taskPools().heldIn.filter((t) => t.cluster === which);
   switch (which) {
     case "held_in":
-      return pools.heldIn;
+      return taskPools().heldIn;
     case "held_out":
-      return pools.heldOut;
+      return taskPools().heldOut;
     case "instruction":
-      return pools.instruction;
+      return taskPools().instruction;
     case "pretrain":
-      return pools.pretrain;
+      return taskPools().pretrain;
   }
   return [];
 }

@@ -3,7 +3,7 @@ import path from "node:path";
 import fs from "node:fs";
 import { tempDir } from "../../helpers.js";
 import { imageCacheFile, loadImages, NUM_CLASSES, PER_CLASS, PIXELS, readImageCache } from "../../../stdlib/eval/data.js";
-import { applyDomain, compose, domain, DOMAINS, HELD_IN_DOMAINS, INSTRUCTION_DOMAINS } from "../../../stdlib/eval/domains.js";
+import { applyDomain, compose, domain, domains, HELD_IN_DOMAINS, INSTRUCTION_DOMAINS } from "../../../stdlib/eval/domains.js";
 
 describe("images from the npm packages", () => {
   const dir = tempDir("mergelab-images-");
@@ -66,7 +66,7 @@ describe("image domains", () => {
     expect(x).toEqual(img);
     expect(apply("rot270", apply("rot90", img))).toEqual(img);
     expect(apply("mirror+upside_down", img)).toEqual(apply("rot180", img));
-    expect(compose(DOMAINS.negative, DOMAINS.negative).invert).toBe(false);
+    expect(compose(domains().negative!, domains().negative!).invert).toBe(false);
     expect(apply("negative", img)[5]).toBeCloseTo(1 - img[5], 6);
   });
 

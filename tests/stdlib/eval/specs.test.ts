@@ -4,7 +4,7 @@ import { lookup } from "../../../stdlib/registry.js";
 import { Dict } from "../../../core/values.js";
 import { expertSubsets, PROFILES } from "../../../stdlib/eval/study.js";
 import type { TaskSet } from "../../../stdlib/eval/api.js";
-import { pools } from "../../../stdlib/eval/tasks.js";
+import { taskPools } from "../../../stdlib/eval/tasks.js";
 
 describe("stdlib/eval in the merge language", () => {
   it("registers its functions", () => {
@@ -15,7 +15,7 @@ describe("stdlib/eval in the merge language", () => {
 
   it("selects tasks, subsets, profiles and the best record", async () => {
     const held = (await run('tasks("held_out")')).value as TaskSet;
-    expect(held.tasks.map((t) => t.id)).toEqual(pools.heldOut.map((t) => t.id));
+    expect(held.tasks.map((t) => t.id)).toEqual(taskPools().heldOut.map((t) => t.id));
     expect(String(held.toMimeBundle()["text/plain"])).toContain("tasks held_out (12)");
     expect((await run("[t for t in expert_subsets(2, count=2)]")).value).toEqual(expertSubsets(2, 2, 1));
     expect((await run('study_profile("full").widths')).value).toEqual(PROFILES.full.widths);

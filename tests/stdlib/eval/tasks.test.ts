@@ -1,24 +1,24 @@
 import { describe, expect, it } from "vitest";
 import { Dict } from "../../../core/values.js";
 import { normalized, tasks } from "../../../stdlib/eval/api.js";
-import { pools, NUM_CLUSTERS } from "../../../stdlib/eval/tasks.js";
+import { taskPools, NUM_CLUSTERS } from "../../../stdlib/eval/tasks.js";
 import { expertSubsets } from "../../../stdlib/eval/study.js";
 import { MergelabError } from "../../../core/errors.js";
 
 describe("task pools", () => {
   it("are disjoint: no class set in two pools", () => {
     const owner = new Map<string, string>();
-    for (const [name, pool] of Object.entries(pools)) {
+    for (const [name, pool] of Object.entries(taskPools())) {
       for (const t of pool) {
         const k = t.classes.join(",");
         expect(owner.get(k), `${k} in ${name} and ${owner.get(k)}`).toBeUndefined();
         owner.set(k, name);
       }
     }
-    expect(pools.heldIn.length).toBe(24);
-    expect(pools.heldOut.length).toBe(12);
-    expect(new Set(pools.heldIn.map((t) => t.domain)).size).toBe(NUM_CLUSTERS);
-    for (const t of pools.instruction) expect(pools.heldIn.some((h) => h.domain === t.domain)).toBe(false);
+    expect(taskPools().heldIn.length).toBe(24);
+    expect(taskPools().heldOut.length).toBe(12);
+    expect(new Set(taskPools().heldIn.map((t) => t.domain)).size).toBe(NUM_CLUSTERS);
+    for (const t of taskPools().instruction) expect(taskPools().heldIn.some((h) => h.domain === t.domain)).toBe(false);
   });
 
   it("are selected by name, cluster or list of clusters", () => {

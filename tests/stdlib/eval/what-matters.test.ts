@@ -13,7 +13,7 @@ import { runGridTs } from "../../../experiments/grid.js";
 import { computeFindings } from "../../../stdlib/eval/findings.js";
 import { PROFILES, zooPaths, METHODS, BASE_KINDS, trainingKey } from "../../../stdlib/eval/study.js";
 import { paramCount } from "../../../stdlib/eval/model.js";
-import { pools } from "../../../stdlib/eval/tasks.js";
+import { taskPools } from "../../../stdlib/eval/tasks.js";
 
 const profile = PROFILES.quick;
 let dir: string;
@@ -106,7 +106,7 @@ describe("what-matters quick profile", () => {
     const key = (c: number[]) => c.join(",");
     const heldIn = new Set(d.held_in.map((t) => key(t.classes)));
     for (const t of d.held_out) expect(heldIn.has(key(t.classes))).toBe(false);
-    for (const t of pools.instruction) {
+    for (const t of taskPools().instruction) {
       expect(heldIn.has(key(t.classes))).toBe(false);
       expect(d.held_out.some((o) => key(o.classes) === key(t.classes))).toBe(false);
     }
