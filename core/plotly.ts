@@ -19,6 +19,7 @@
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import type { MimeBundle } from "./values.js";
+import { withoutWorkingDir } from "./present.js";
 
 export const PLOTLY_MIME = "application/vnd.plotly.v1+json";
 
@@ -66,11 +67,15 @@ export function interactiveFigureHtml(fig: { data: unknown; layout: unknown }, f
 }
 
 /**
- * The bundle as it should leave this process. By default unchanged. With
- * MERGELAB_PLOTLY=inline a figure's HTML becomes interactive, and the first
- * figure of the session carries the plotly.js loader.
+ * The bundle as it should leave this process (the kernel's display sink and
+ * the tslab helper call this on every bundle). Paths under the working
+ * directory (the notebook's folder) are shown relative to it, so a committed
+ * notebook carries no absolute paths. With MERGELAB_PLOTLY=inline a figure's
+ * HTML becomes interactive, and the first figure of the session carries the
+ * plotly.js loader.
  */
 export function withPlotlyOnce(bundle: MimeBundle): MimeBundle {
+  bundle = withoutWorkingDir(bundle);
   if (!plotlyInline() || !(PLOTLY_MIME in bundle) || typeof bundle["text/html"] !== "string") return bundle;
   const fig = bundle[PLOTLY_MIME] as { data: unknown; layout: unknown };
   const html = interactiveFigureHtml(fig, bundle["text/html"], `mergelab-fig-${++figures}`);

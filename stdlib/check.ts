@@ -74,6 +74,7 @@ export function checkParam(p: ParamSpec, v: Value, modelCount?: number): string 
 /** A non-finite number among a numeric parameter's values (a number, a per-model list, a schedule), if any. */
 function nonFinite(p: ParamSpec, v: Value): number | undefined {
   const types = typesOf(p);
+  if (p.data) return undefined;
   if (!(types.includes("number") || types.includes("int") || types.includes("schedule") || types.includes("list") || p.perModel || p.schedulable)) return undefined;
   const items = Array.isArray(v) ? (v as Value[]) : [v];
   for (const x of items) for (const n of scheduleValues(x)) if (!Number.isFinite(n)) return n;

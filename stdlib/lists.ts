@@ -35,7 +35,7 @@ const concatSpec: FunctionSpec = {
     "Join lists end to end: concat([1, 2], [3]) = [1, 2, 3]. (`+` between two lists adds them item by item — " +
     "it broadcasts — so it never joins them.)",
   example: "all_models = concat(experts, [base])",
-  params: [{ name: "lists", type: "list", rest: true, doc: "the lists to join, in order" }],
+  params: [{ name: "lists", type: "list", rest: true, data: true, doc: "the lists to join, in order" }],
   returns: "list",
   call: (a: Args) => {
     const lists = a.lists as Value[];
@@ -52,8 +52,8 @@ const appendSpec: FunctionSpec = {
   doc: "A new list: `xs` with `x` added at the end (xs itself is unchanged). append([1, 2], 3) = [1, 2, 3]; append of a list adds it as one item.",
   example: "models = append(experts, base)",
   params: [
-    { name: "xs", type: "list", required: true, doc: "the list" },
-    { name: "x", type: "any", required: true, doc: "the item to add" },
+    { name: "xs", type: "list", required: true, data: true, doc: "the list" },
+    { name: "x", type: "any", required: true, data: true, doc: "the item to add" },
   ],
   returns: "list",
   call: (a: Args) => [...(a.xs as Value[]), a.x as Value],
@@ -65,7 +65,7 @@ const stdSpec: FunctionSpec = {
   doc: "Standard deviation of a list of numbers: the sample one (divides by n − 1, as numpy's std(ddof=1)); ddof=0 for the population one. NaN for fewer than ddof + 1 values.",
   example: "std([r.score for r in records(results)])",
   params: [
-    { name: "xs", type: "list", required: true, doc: "numbers" },
+    { name: "xs", type: "list", required: true, data: true, doc: "numbers" },
     { name: "ddof", type: "int", default: 1, range: { min: 0, max: 1 }, doc: "1: sample (n − 1); 0: population (n)" },
   ],
   returns: "number",

@@ -438,7 +438,7 @@ const plotSpec: FunctionSpec = {
     "result when it is the last expression; display(fig) shows one mid-cell.",
   example: 'plot(results, x="k", y="acc", kind="line", color="method", title="density sweep")',
   params: [
-    { name: "data", type: ["table", "list"], required: true, doc: "a table, a list of records, a list of numbers, or a list of lists of numbers" },
+    { name: "data", type: ["table", "list"], required: true, data: true, doc: "a table, a list of records, a list of numbers, or a list of lists of numbers" },
     { name: "x", type: "string", doc: "column for the x axis (default: the first column)" },
     { name: "y", type: ["string", "list"], doc: "column(s) for the y axis (default: the first numeric column)" },
     { name: "kind", type: "string", default: "line", choices: [...PLOT_KINDS], doc: "line, bar, scatter, heatmap or histogram" },

@@ -43,6 +43,8 @@ export interface ParamSpec {
   schedulable?: boolean;
   /** May be a list with one value per model (e.g. weights). */
   perModel?: boolean;
+  /** Data, not a setting: NaN and ±Inf are values here (a gap in a plot, a failed run's score), not an error. */
+  data?: boolean;
   /** Collects all remaining positional arguments (e.g. `print(a, b, c)`). */
   rest?: boolean;
   doc: string;

@@ -220,7 +220,7 @@ const saveTableSpec: FunctionSpec = {
     "whole or not at all. Returns the path. Writes nothing in a check (dry run).",
   example: 'save_table(results, "results/sweep.csv")',
   params: [
-    { name: "table", type: ["table", "list"], required: true, doc: "a table, or a list of records" },
+    { name: "table", type: ["table", "list"], required: true, data: true, doc: "a table, or a list of records" },
     { name: "path", type: "string", required: true, doc: "where: ends in .csv or .json (or give format=)" },
     { name: "format", type: "string", choices: ["csv", "json"], doc: "csv or json (default: from the file name)" },
   ],

@@ -164,6 +164,14 @@ describe("plot options", () => {
     expect(plot.heatmap(cos).layout).toMatchObject({ xaxis: { title: { text: "model" } }, yaxis: { title: { text: "model" } } });
   });
 
+  it("bundles leaving the process name paths under the working directory relative to it", () => {
+    const cwd = process.cwd();
+    const b = { "text/plain": `model ${cwd}/.cache/x: 6 tensors`, "text/html": `<td>${cwd}/.cache/x</td>` };
+    expect(withPlotlyOnce(b)).toEqual({ "text/plain": "model .cache/x: 6 tensors", "text/html": "<td>.cache/x</td>" });
+    const elsewhere = { "text/plain": "/elsewhere/x" };
+    expect(withPlotlyOnce(elsewhere)).toBe(elsewhere);
+  });
+
   it("a figure's bundle: plotly JSON, a static SVG, an <img> of it as HTML (no script), text; plotly.js only on request", () => {
     resetPlotlySession();
     const fig = plot.bar(seeds, { x: "density", y: "score", color: "seed" });
