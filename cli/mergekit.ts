@@ -510,6 +510,7 @@ class Translator {
     const args = [`${NAMES.weights}=[${s.weights.map(render).join(", ")}]`];
     if (s.p) args.push(`${NAMES.p}=${render(s.p[0])}`);
     else if (row.sparsify) args.push(`${NAMES.k}=${render(s.density[0])}`);
+    if (row.sparsify === "magnitude") args.push('ties="index"'); // mergekit keeps exactly int(k·n)
     if (s.gamma) args.push(`${NAMES.gamma}=${render(s.gamma[0])}`);
     if (s.epsilon) args.push(`${NAMES.epsilon}=${render(s.epsilon[0])}`);
     args.push(`${NAMES.lambda}=${render(s.lambda)}`, `normalize=${s.normalize}`);
@@ -534,7 +535,7 @@ class Translator {
     const sparsified = experts.map((x, i) => {
       const d = `task_vector(${this.expr(x)}, ${b})`;
       switch (row.sparsify) {
-        case "magnitude": return `trim(${d}, k=${render(s.density[i])})`;
+        case "magnitude": return `trim(${d}, k=${render(s.density[i])}, ties="index")`;
         case "random": return `drop(${d}, p=${render(s.p![i])}, seed=${(this.opts.run?.seed ?? 0) + i}, rescale=${s.rescale})`;
         case "outliers": return `trim_outliers(${d}, k=${render(s.density[i])}, ${NAMES.gamma}=${render(s.gamma![i])})`;
         case "della": return `magprune(${d}, k=${render(s.density[i])}, ${NAMES.epsilon}=${render(s.epsilon![i])}, seed=${(this.opts.run?.seed ?? 0) + i}, rescale=${s.rescale})`;

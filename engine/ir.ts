@@ -14,11 +14,17 @@
  * - `kth(a, m)` is the m-th largest value of fround(a) over the tensor,
  *   m = clamp(round(m), 1, n), NaNs ignored (NaN when all are NaN);
  * - `rand` is uniform in [0, 1), a counter-based hash of (seed, stream,
- *   tensor name, element index): independent of chunking, workers and order.
+ *   tensor name, element index): independent of chunking, workers and order;
+ * - `indexHi` / `indexLo` are the element's index in the tensor split as
+ *   hi·4096 + lo (both exact float32s for tensors of up to 2^36 elements):
+ *   what breaks ties by position (mergekit's exact trim count).
  *
  * `evaluateNaive` below is the reference semantics: slow, whole-tensor, obvious.
  * The fused, chunked, parallel executor must reproduce it bitwise.
  */
+
+/** indexHi/indexLo split an element index as hi·INDEX_UNIT + lo. */
+export const INDEX_UNIT = 4096;
 
 export type UnaryOp =
   | "neg" | "abs" | "sign" | "sqrt" | "exp" | "log" | "floor" | "not" | "isfinite"
@@ -39,6 +45,8 @@ export type Node =
   /** Element count of the output tensor (scalar). */
   | N<"numel", undefined>
   | N<"rand", { seed: number; stream: string }>
+  /** The element's index i in the tensor as floor(i / 4096) (indexHi) or i mod 4096 (indexLo). */
+  | N<"indexHi" | "indexLo", undefined>
   | N<UnaryOp, undefined>
   | N<BinaryOp, undefined>
   | N<"where", undefined>
@@ -124,6 +132,10 @@ export class Graph {
   }
   rand(seed: number, stream: string): Node {
     return this.make("rand", [], { seed, stream }, false);
+  }
+  /** floor(i / 4096) or i mod 4096 of each element's index i (see the file comment). */
+  index(part: "hi" | "lo"): Node {
+    return this.make(part === "hi" ? "indexHi" : "indexLo", [], undefined, false);
   }
   unary(op: UnaryOp, a: Operand): Node {
     const x = this.lift(a);
@@ -291,6 +303,9 @@ export function evaluateNaive(root: Node, env: NaiveEnv): Float32Array | number 
       const key = randKey(seed, stream, env.tensor);
       out = new Float32Array(n);
       for (let i = 0; i < n; i++) out[i] = randAt(key, i);
+    } else if (op === "indexHi" || op === "indexLo") {
+      out = new Float32Array(n);
+      for (let i = 0; i < n; i++) out[i] = op === "indexHi" ? Math.floor(i / INDEX_UNIT) : i % INDEX_UNIT;
     } else if (isReduceNode(node)) {
       const a = asVec(ev(node.src[0]));
       let acc = op === "sum" ? 0 : op === "max" ? -Infinity : Infinity;

@@ -106,7 +106,7 @@ function readiness(nodes: SerialNode[]): Readiness {
   const kthHighPass = new Map<number, number>();
   nodes.forEach((n, i) => {
     const r = (j: number) => ready[j];
-    if (n.op === "input" || n.op === "const" || n.op === "numel" || n.op === "rand" || n.op === "kthModel") ready[i] = 0;
+    if (n.op === "input" || n.op === "const" || n.op === "numel" || n.op === "rand" || n.op === "indexHi" || n.op === "indexLo" || n.op === "kthModel") ready[i] = 0;
     else if (isReduceNode(n)) ready[i] = r(n.src[0]) + 1;
     else if (n.op === "kth") {
       const low = Math.max(r(n.src[0]) + 1, r(n.src[1]));

@@ -125,12 +125,13 @@ export const specs: FunctionSpec[] = [
     doc: "Magnitude trim (TIES): keep d where |d| ≥ the m-th largest |d| of its tensor, m = clamp(floor(k·n), 1, n) (ties kept); others become 0.",
     example: "trim(task_vectors(experts, base), k=0.2)",
     paper: { title: "TIES-Merging: Resolving Interference When Merging Models (Yadav et al., 2023)", url: "https://arxiv.org/abs/2306.01708" },
-    params: [modelOrList("x", "a task vector or a list of them"), kTrim],
+    params: [modelOrList("x", "a task vector or a list of them"), kTrim, P.tiesParam],
     returns: "any", // a model for a model, a list for a list
     call: (a: Args) => {
       checkNum(kTrim, a.k);
+      const ties = (a.ties as string | undefined) ?? "keep";
       return eachModel(a.x, "x", (m) =>
-        mapTensors([m], (g, [d], t) => step.trim(g, d, num(kTrim, a.k, t), t.numel), { label: `trim(${m.label})` }));
+        mapTensors([m], (g, [d], t) => step.trimWith(g, d, num(kTrim, a.k, t), t.numel, ties), { label: `trim(${m.label})` }));
     },
   }),
   block({

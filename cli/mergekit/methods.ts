@@ -74,7 +74,6 @@ export const HAS_RESCALE = new Set(["dare_linear", "dare_ties", "della", "della_
 
 /** Where mergelab's semantics differ from mergekit's (architecture "Known differences", docs/methods.md). */
 export const DIFFERENCES: Record<string, string[]> = {
-  ties: ["values exactly at the trim threshold are all kept (mergekit's argsort keeps an arbitrary subset of ties)"],
   dare_ties: [
     "drops come from mergelab's seeded counter-based generator (seed=0): reproducible, not the same draw as mergekit's torch.bernoulli",
     "kept values are rescaled by 1/(1-p) (the DARE paper); recent mergekit rescales the task vector to its L1 norm",

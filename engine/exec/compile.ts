@@ -7,7 +7,7 @@
  * before the loop. Compiled functions are cached by the job's structure, so
  * every tensor with the same graph shape shares one (and V8 optimizes it once).
  */
-import { constValue, randAt, type Node } from "../ir.js";
+import { constValue, INDEX_UNIT, randAt, type Node } from "../ir.js";
 import { isF32Const, isSmallIntConst, type PassSpec, type SerialNode } from "../plan.js";
 
 /**
@@ -99,6 +99,8 @@ export function generateSource(nodes: SerialNode[], pass: PassSpec, outputs: num
         e = `(straddle ? randAt(rk${i}, start + i) : randLow(rk${i} ^ ((start + i) >>> 0), hiMix))`;
         usesRand = true;
         break;
+      case "indexHi": e = `Math.floor((start + i) / ${INDEX_UNIT})`; bound.set(i, 2 ** 24); break;
+      case "indexLo": e = `((start + i) % ${INDEX_UNIT})`; bound.set(i, INDEX_UNIT - 1); break;
       case "neg": e = `-${a}`; break;
       case "abs": e = `Math.abs(${a})`; break;
       case "sign": e = `(${a} > 0 ? 1 : ${a} < 0 ? -1 : ${a} === 0 ? 0 : NaN)`; break;

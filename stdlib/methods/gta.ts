@@ -52,6 +52,8 @@ export interface GtaParams {
   normalize: boolean;
   rescale: boolean;
   seed: number;
+  /** Trim ties at the threshold: "keep" them all (default), or keep exactly m, lowest index first ("index", mergekit). */
+  ties?: string;
   /** TIES scope="model": expert i's trim threshold is the m[i]-th largest |d_i| over all its tensors (kthModel keyed by key(i)). */
   modelScope?: { key: (i: number) => string; m: readonly number[] };
 }
@@ -63,7 +65,7 @@ export function sparsify(g: Graph, kind: Sparsifier, d: Node, i: number, t: Tens
       return d;
     case "trim":
       if (p.modelScope && p.k < 1) return step.keepAtLeast(g, d, g.kthModel(p.modelScope.key(i), g.abs(d), p.modelScope.m[i]));
-      return step.trim(g, d, p.k, t.numel);
+      return step.trimWith(g, d, p.k, t.numel, p.ties);
     case "drop":
       return step.drop(g, d, p.p, p.seed, step.streamFor("drop", i), p.rescale);
     case "breadcrumbs":
@@ -162,6 +164,7 @@ function sparsifierParams(kind: Sparsifier, name: string): ParamSpec[] {
           name: "scope", type: "string", default: "tensor", choices: ["tensor", "model"],
           doc: 'where the trim threshold is taken: per tensor, or "model": one threshold per expert over all its tensors (the TIES reference code)',
         },
+        P.tiesParam,
       ];
     case "drop":
       return [P.pParam, P.seedParam, P.rescaleParam];
@@ -196,6 +199,9 @@ export function gtaDefinition(v: Variant): MethodDefinition {
       P.normalizeParam(v.normalize, v.consensus === "ties" ? "divide by the sum of the agreeing experts' weights" : "divide by Σ w_i"),
     ],
     check(args) {
+      if (args.scope === "model" && args.ties === "index") {
+        throw new MergelabError('ties="index" is per tensor (mergekit\'s trim); scope="model" keeps every tie', { param: "ties" });
+      }
       if (args.scope === "model" && isSchedule(args.k)) {
         throw new MergelabError('k must be one number with scope="model" (one threshold per expert over all tensors)', { param: "k" });
       }
@@ -218,6 +224,7 @@ export function gtaDefinition(v: Variant): MethodDefinition {
         normalize: params.normalize as boolean,
         rescale: (params.rescale as boolean | undefined) ?? true,
         seed: (params.seed as number) ?? 0,
+        ties: params.ties as string | undefined,
       };
       if (params.scope === "model") {
         const xs = call.models.xs as ModelValue[];

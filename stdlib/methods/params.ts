@@ -32,6 +32,10 @@ export const epsilonParam: ParamSpec = {
   name: "ε", aliases: ["epsilon"], type: ["number", "schedule"], default: 0.15, schedulable: true,
   range: { min: 0, max: 1 }, doc: "keep probabilities run from k − ε (smallest |d|) to k + ε (largest)",
 };
+export const tiesParam: ParamSpec = {
+  name: "ties", type: "string", default: "keep", choices: ["keep", "index"],
+  doc: 'elements tied with the trim threshold: "keep" them all (the TIES paper\'s code), or keep exactly m, lowest index first ("index": mergekit\'s count, what from-mergekit uses)',
+};
 export const seedParam: ParamSpec = {
   name: "seed", type: "int", default: 0, range: { min: 0, max: 4294967295 },
   doc: "random seed; with the tensor name and element index it fixes every random draw",

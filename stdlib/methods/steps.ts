@@ -43,6 +43,36 @@ export function trim(g: Graph, d: Node, k: number, n: number): Node {
   return keepAtLeast(g, d, g.kth(g.abs(d), keepCount(k, n)));
 }
 
+/**
+ * mergekit's magnitude trim: keep exactly m = clamp(floor(k·n), 1, n) elements, the largest |d|, with ties
+ * at the threshold broken by position, lowest index first (trim() keeps every tie). Streamable: the
+ * threshold T, then among the elements equal to T the r-th smallest index, found as the r-th smallest
+ * index/4096 (H) and, within H, the r′-th smallest index mod 4096 (L).
+ */
+export function trimByIndex(g: Graph, d: Node, k: number, n: number): Node {
+  if (k >= 1) return d;
+  const m = keepCount(k, n);
+  const a = g.abs(d);
+  const threshold = g.kth(a, m);
+  const above = g.binary("gt", a, threshold);
+  const tie = g.binary("eq", a, threshold);
+  const hi = g.index("hi");
+  const lo = g.index("lo");
+  const r = g.sub(m, g.reduce("sum", above)); // ties to keep, ≥ 1
+  const H = g.unary("neg", g.kth(g.where(tie, g.unary("neg", hi), -Infinity), r));
+  const before = g.binary("lt", hi, H);
+  const inH = g.binary("and", tie, g.binary("eq", hi, H));
+  const r2 = g.sub(r, g.reduce("sum", g.binary("and", tie, before)));
+  const L = g.unary("neg", g.kth(g.where(inH, g.unary("neg", lo), -Infinity), r2));
+  const keepTie = g.binary("and", tie, g.binary("or", before, g.binary("and", inH, g.binary("le", lo, L))));
+  return g.where(g.binary("or", above, keepTie), d, 0);
+}
+
+/** The trim of `ties`: "keep" every element tied with the threshold (the TIES paper), or break ties by "index" (mergekit). */
+export function trimWith(g: Graph, d: Node, k: number, n: number, ties: string | undefined): Node {
+  return ties === "index" ? trimByIndex(g, d, k, n) : trim(g, d, k, n);
+}
+
 /** The random stream of expert `index` for a sparsifier (distinct per expert). */
 export const streamFor = (what: string, index: number): string => `${what}/${index}`;
 

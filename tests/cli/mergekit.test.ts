@@ -26,13 +26,12 @@ const EXPECT: Record<string, Array<string | RegExp>> = {
   ],
   "task-arithmetic.yml": ['base = load("models/f32.safetensors")', "merged = task_arithmetic([bf16, f16], base=base, weights=[0.3, 0.7], λ=0.8, normalize=false)"],
   "ties.yml": [
-    "merged = ties([bf16, f16], base=base, weights=[0.6, 0.4], k=0.5, λ=1, normalize=true)",
+    'merged = ties([bf16, f16], base=base, weights=[0.6, 0.4], k=0.5, ties="index", λ=1, normalize=true)',
     "# int8_mask: ignored",
     "# tokenizer_source: base: the output copies the base model's config and tokenizer files",
-    /^# .*trim threshold are all kept/m,
     'save(merged, "OUT", dtype="bf16")',
   ],
-  "ties-gradient-filter.yml": ['weights=[match({"mlp": 0.2}, default=1), 0.5], k=layers([0.2, 0.8]), λ=1, normalize=true)'],
+  "ties-gradient-filter.yml": ['weights=[match({"mlp": 0.2}, default=1), 0.5], k=layers([0.2, 0.8]), ties="index", λ=1, normalize=true)'],
   "dare-ties.yml": [
     'merged = dare_ties([bf16, f16], base=base, weights=[0.5, 0.5], p=0.3, λ=match({"self_attn": layers([1, 0.5])}, default=0.9), normalize=false, rescale=true, seed=0)',
     "# density d (fraction kept) is written as p = 1 - d",
@@ -61,8 +60,8 @@ const EXPECT: Record<string, Array<string | RegExp>> = {
     "merged = base + 1 * linear(tv, weights=[1, 2], normalize=true)",
   ],
   "ties-slices.yml": [
-    "part1 = ties([slice(bf16, 0, 1), slice(f16, 0, 1)], base=slice(base, 0, 1), weights=[1, 1], k=0.7, λ=1, normalize=true)",
-    "part2 = ties([slice(bf16, 1, 2), slice(f16, 1, 2)], base=slice(base, 1, 2), weights=[0.5, 2], k=0.3, λ=1, normalize=true)",
+    'part1 = ties([slice(bf16, 0, 1), slice(f16, 0, 1)], base=slice(base, 0, 1), weights=[1, 1], k=0.7, ties="index", λ=1, normalize=true)',
+    'part2 = ties([slice(bf16, 1, 2), slice(f16, 1, 2)], base=slice(base, 1, 2), weights=[0.5, 2], k=0.3, ties="index", λ=1, normalize=true)',
     "merged = stack([part1, part2])",
   ],
 };
@@ -160,10 +159,10 @@ describe("mergekit configs: what the outputs hold", () => {
     const yaml = (d2: number) =>
       `models:\n  - model: models/bf16\n    parameters: {weight: 0.7, density: 0.5}\n  - model: models/f16\n    parameters: {weight: 0.3, density: ${d2}}\n` +
       "merge_method: ties\nbase_model: models/f32.safetensors\nparameters: {lambda: 0.8}\n";
-    const blocks = mergekitToScript(yaml(0.25), { outDir: "blocks" }).replace("k=0.25)", "k=0.5)");
+    const blocks = mergekitToScript(yaml(0.25), { outDir: "blocks" }).replace('k=0.25, ties="index")', 'k=0.5, ties="index")');
     expect(blocks).toContain("merged = base + 0.8 * disjoint_mean(tv, weights=[0.7, 0.3], normalize=true)");
     const method = mergekitToScript(yaml(0.5), { outDir: "method" });
-    expect(method).toContain("merged = ties([bf16, f16], base=base, weights=[0.7, 0.3], k=0.5, λ=0.8, normalize=true)");
+    expect(method).toContain('merged = ties([bf16, f16], base=base, weights=[0.7, 0.3], k=0.5, ties="index", λ=0.8, normalize=true)');
     fs.writeFileSync(path.join(work, "blocks.mlab"), blocks);
     fs.writeFileSync(path.join(work, "method.mlab"), method);
     expect(await runVerb(["blocks.mlab", "--quiet"])).toBe(0);

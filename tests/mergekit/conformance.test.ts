@@ -93,7 +93,7 @@ const VERDICTS: Record<string, [Verdict, string?]> = {
   "x-readme-weighted-average": ["refused (as mergekit)"],
   "x-slerp-gpt2": ["documented difference"],
   "x-task-arithmetic-gpt2": ["match"],
-  "x-ties-bf16-ties": ["differs", "TIES keeps every value tied at the trim threshold; mergekit keeps exactly int(k·n) (a mergekit-exact count is not implemented yet)"],
+  "x-ties-bf16-ties": ["documented difference"],
   "x-ties-rescale": ["refused"],
   "x-ties-slices": ["match"],
 };
