@@ -82,7 +82,7 @@ export const PROFILES: Record<"full" | "quick", Profile> = {
 
 /** What training depends on: a change here retrains (new cache directory). */
 export function trainingKey(p: TrainingProfile): string {
-  const text = JSON.stringify({ v: 2, batch: p.batch, steps: p.steps, lr: p.lr, seed: p.seed, data: PER_CLASS, pools: taskPools() });
+  const text = JSON.stringify({ v: 3, batch: p.batch, steps: p.steps, lr: p.lr, seed: p.seed, data: PER_CLASS, pools: taskPools() });
   return crypto.createHash("sha256").update(text).digest("hex").slice(0, 12);
 }
 

@@ -38,11 +38,45 @@ function drawBatch(data: ImageData, mix: Mixture, n: number, rand: () => number)
   return ex;
 }
 
+/**
+ * y = x·K + b whose gradient multiplies by explicitly transposed operands. tfjs's own matMul gradient
+ * uses transposed-operand products (dY·Kᵀ, Xᵀ·dY), which the wasm backend runs 10–40× slower than a
+ * plain product; transposing first and multiplying plainly is the same arithmetic (each output element
+ * is one dot product, summed in the same order) at the plain product's speed.
+ */
+const denseFast = (): ((x: tf.Tensor2D, k: tf.Tensor2D, b: tf.Tensor) => tf.Tensor2D) =>
+  tf.customGrad((x, k, b, save) => {
+    const xx = x as tf.Tensor2D;
+    const kk = k as tf.Tensor2D;
+    (save as unknown as (saved: tf.Tensor[]) => void)([xx, kk]);
+    return {
+      value: tf.add(tf.matMul(xx, kk), b as tf.Tensor) as tf.Tensor2D,
+      gradFunc: (dy, saved) => {
+        const [sx, sk] = saved as [tf.Tensor2D, tf.Tensor2D];
+        const g = dy as tf.Tensor2D;
+        return [tf.matMul(g, tf.transpose(sk)), tf.matMul(tf.transpose(sx), g), tf.sum(g, 0)];
+      },
+    };
+  }) as unknown as (x: tf.Tensor2D, k: tf.Tensor2D, b: tf.Tensor) => tf.Tensor2D;
+let dense: ReturnType<typeof denseFast> | undefined;
+
+/** The MLP's forward pass for training (ReLU hidden layers, linear output), on the model's own variables. */
+export function forwardTrain(model: tf.LayersModel, x: tf.Tensor2D): tf.Tensor2D {
+  dense ??= denseFast();
+  let h = x;
+  model.layers.forEach((layer, i) => {
+    const [k, b] = layer.trainableWeights.map((w) => w.read());
+    h = dense!(h, k as tf.Tensor2D, b!);
+    if (i < model.layers.length - 1) h = tf.relu(h);
+  });
+  return h;
+}
+
 /** The masked two-head loss of one batch (a scalar). */
 export function batchLoss(model: tf.LayersModel, ex: Examples): tf.Scalar {
   return tf.tidy(() => {
     const x = tf.tensor2d(ex.inputs, [ex.n, INPUT_DIM]);
-    const logits = model.apply(x) as tf.Tensor2D;
+    const logits = forwardTrain(model, x);
     const classLogits = logits.slice([0, 0], [ex.n, NUM_CLASSES]);
     const memberLogit = logits.slice([0, NUM_CLASSES], [ex.n, 1]).reshape([ex.n]);
     const onehot = tf.oneHot(tf.tensor1d(ex.classLabel, "int32"), NUM_CLASSES);
