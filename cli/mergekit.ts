@@ -16,6 +16,7 @@ import path from "node:path";
 import type { SourceLocation } from "../core/errors.js";
 import { YamlDoc, type YamlPath } from "./mergekit/yaml.js";
 import { didYouMean } from "../core/suggest.js";
+import { isHubReference } from "../io/hub.js";
 import { readConfig, readSetting, type MergekitConfig, type Setting, type Slice, type Source, type Gradient } from "./mergekit/config.js";
 import {
   DIFFERENCES, GTA, HAS_RESCALE, METHODS, NAMES, OTHER_MERGEKIT_PARAMS, REQUIRED,
@@ -113,7 +114,12 @@ function checkPaths(doc: YamlDoc, cfg: MergekitConfig, dir: string): void {
   const refs: Array<[string, YamlPath]> = cfg.slices.flatMap((s) => s.sources.map((x): [string, YamlPath] => [x.model, [...x.at, "model"]]));
   if (cfg.base !== undefined) refs.push([cfg.base, ["base_model"]]);
   for (const [p, at] of refs) {
-    if (!fs.existsSync(path.resolve(dir, p))) throw doc.error(at, `${p}: no such checkpoint (a directory or .safetensors file, relative to ${dir})`);
+    // each part of mergekit's model+lora; a Hugging Face Hub id (org/name[@rev]) is resolved when the script runs
+    for (const part of p.split("+")) {
+      if (!fs.existsSync(path.resolve(dir, part)) && !isHubReference(part, dir)) {
+        throw doc.error(at, `${part}: no such checkpoint (a directory or .safetensors file, relative to ${dir}, or a Hub id org/name[@revision])`);
+      }
+    }
   }
 }
 
@@ -319,7 +325,10 @@ class Translator {
     if (!this.loads.some((l) => l.text.startsWith(`${name} = `))) {
       const ref = this.refs().find((r) => r.path === path);
       const at = ref ? (ref.at[0] === "base_model" ? ref.at : [...ref.at, "model"]) : ["merge_method"];
-      this.loads.push({ text: `${name} = load(${JSON.stringify(path)})`, origin: { at, models: ref ? [ref] : [] } });
+      // mergekit's model+lora: the LoRA adapter applied to the model
+      const [model, lora] = path.split("+");
+      const text = lora === undefined ? `${name} = load(${JSON.stringify(path)})` : `${name} = load(${JSON.stringify(lora)}, base=load(${JSON.stringify(model)}))`;
+      this.loads.push({ text, origin: { at, models: ref ? [ref] : [] } });
     }
     return name;
   }

@@ -58,10 +58,16 @@ export function parseHubId(ref: string): HubRef | undefined {
   return { repo: `${org}/${name}`, revision: rev ?? "main", explicitRevision: rev !== undefined };
 }
 
-/** A reference is a Hub id when it parses as one and is not an existing local path (as transformers decides). */
+/**
+ * A reference is a Hub id when it parses as one and is not a local path: neither
+ * it nor its first part exists locally (`models/nope` next to a `models/` folder
+ * is a missing local checkpoint, not the Hub repository models/nope).
+ */
 export function isHubReference(ref: string, cwd = process.cwd()): boolean {
-  if (!parseHubId(ref)) return false;
-  return !fs.existsSync(path.resolve(cwd, ref));
+  const parsed = parseHubId(ref);
+  if (!parsed) return false;
+  if (fs.existsSync(path.resolve(cwd, ref))) return false;
+  return !fs.existsSync(path.resolve(cwd, parsed.repo.split("/")[0]));
 }
 
 /** `org/name` or `org/name@rev` as a user would type it again. */

@@ -111,7 +111,9 @@ export function modelPath(doc: YamlDoc, v: unknown, at: YamlPath): string {
   if (isRecord(v) && typeof v.model === "string") v = v.model; // {model: path}
   if (isRecord(v) && isRecord(v.model) && typeof v.model.path === "string" && Object.keys(v.model).length === 1 && v.lora === undefined) v = v.model.path;
   if (typeof v !== "string" || v.trim() === "") throw doc.error(at, "expected a model path (a directory or .safetensors file)");
-  if (v.includes("+")) throw doc.error(at, `'${v}': LoRA references (model+lora) are not supported yet`);
+  if (v.includes("+") && (v.split("+").length !== 2 || v.split("+").some((p) => p.trim() === ""))) {
+    throw doc.error(at, `'${v}': expected MODEL+LORA (a model and a PEFT LoRA adapter, each a path or a Hub id)`);
+  }
   return v;
 }
 

@@ -182,4 +182,41 @@ describe("LoRA adapters in a script", () => {
     expect(r.stderr).toMatch(/^x\.mlab:3:\d+: error: architecture mismatch: llama has model_type = llama but mistral has mistral; refusing to merge different architectures/);
     expect(runCli(["check", "x.mlab", "--allow-crimes"], { cwd: dir }).code).toBe(0);
   });
+
+  it("mergekit configs: model+lora, run and translated to load(adapter, base=load(model))", () => {
+    const dir = tempDir();
+    const { base, adapter } = build(dir, {});
+    fs.writeFileSync(path.join(dir, "c.yml"), "models:\n  - model: base\n    parameters: {weight: 0.5}\n  - model: base+adapter\n    parameters: {weight: 0.5}\nmerge_method: linear\ndtype: float32\n");
+    const script = runCli(["from-mergekit", "c.yml", "out"], { cwd: dir });
+    expect(script.code).toBe(0);
+    expect(script.stdout).toContain('load("adapter", base=load("base"))');
+    const r = runCli(["run", "c.yml", "out", "--quiet"], { cwd: dir });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const out = openCheckpoint(path.join(dir, "out"));
+    const q = "model.layers.0.self_attn.q_proj.weight";
+    const ref = denseBA(adapter["base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"], adapter["base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight"], false);
+    out.readF32(q, 0, out.tensor(q).numel).forEach((v, i) => expect(Math.abs(v - (base[q].data[i] + 0.5 * 8 * ref[i]))).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(v))));
+  });
+});
+
+describe("mergekit configs with Hub ids (a hand-built cache, offline)", () => {
+  it("model: org/name@revision resolves from the cache", () => {
+    const home = tempDir("mergelab-hfhome-");
+    const repo = path.join(home, "hub", "models--org--tiny");
+    addSnapshot(repo, C1, readDir(path.join(fixtures, "tiny-llama-f16")));
+    fs.mkdirSync(path.join(repo, "refs"));
+    fs.writeFileSync(path.join(repo, "refs", "v1"), C1);
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, "c.yml"), "models:\n  - model: org/tiny@v1\nmerge_method: passthrough\ndtype: float16\n");
+    const r = runCli(["run", "c.yml", "out", "--quiet"], { cwd: dir, env: { HF_HOME: home, HF_HUB_OFFLINE: "1" } });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const out = openCheckpoint(path.join(dir, "out"));
+    const src = openCheckpoint(path.join(fixtures, "tiny-llama-f16"));
+    for (const t of src.tensors) expect(Buffer.from(out.readRaw(t.name, 0, t.byteLength)).equals(Buffer.from(src.readRaw(t.name, 0, t.byteLength))), t.name).toBe(true);
+    const missing = runCli(["run", "c.yml", "out2", "--quiet"], { cwd: dir, env: { HF_HOME: tempDir(), HF_HUB_OFFLINE: "1" } });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("huggingface-cli download org/tiny --revision v1");
+  });
 });

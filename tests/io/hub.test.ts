@@ -51,11 +51,13 @@ describe("Hub ids", () => {
     }
   });
 
-  it("an existing local directory wins over a Hub id of the same spelling", () => {
+  it("an existing local path wins over a Hub id of the same spelling (and so does an existing first folder)", () => {
     const dir = tempDir();
     fs.mkdirSync(path.join(dir, "models", "a"), { recursive: true });
     expect(isHubReference("models/a", dir)).toBe(false);
-    expect(isHubReference("models/b", dir)).toBe(true);
+    expect(isHubReference("models/b", dir)).toBe(false); // a typo in a local path, not the Hub repo models/b
+    expect(isHubReference("org/b", dir)).toBe(true);
+    expect(isHubReference("org/b@v2", dir)).toBe(true);
   });
 
   it("finds the cache like huggingface_hub: HF_HUB_CACHE, then HF_HOME/hub, then XDG_CACHE_HOME, then ~/.cache", () => {
