@@ -143,6 +143,22 @@ async function cosineMatrix(a: Args, ctx: CallContext): Promise<Value> {
   return matrixTable(inp.labels, (i, j) => (norms[i] > 0 && norms[j] > 0 ? Math.min(1, Math.max(-1, dot(i, j) / (norms[i] * norms[j]))) : 0));
 }
 
+/** cos(a, b) over whole models (or their task vectors): one number, streamed like cosine_matrix. */
+async function cosineOfTwo(a: Args, ctx: CallContext): Promise<Value> {
+  const models = [...asModels([a.a as Value], "a"), ...asModels([a.b as Value], "b")];
+  const base = a.base === undefined || a.base === null ? undefined : asModels([a.base as Value], "base")[0];
+  if (ctx.dryRun) return UNKNOWN;
+  const stats = await streamStats({ models, base, labels: ["a", "b"] }, ctx, (g, ds) => ({
+    ab: step.finiteDot(g, ds[0], ds[1]),
+    aa: step.finiteDot(g, ds[0], ds[0]),
+    bb: step.finiteDot(g, ds[1], ds[1]),
+  }));
+  const sum = (k: string) => stats.reduce((s, r) => s + r.values[k], 0);
+  const na = Math.sqrt(sum("aa"));
+  const nb = Math.sqrt(sum("bb"));
+  return na > 0 && nb > 0 ? Math.min(1, Math.max(-1, sum("ab") / (na * nb))) : 0;
+}
+
 async function signConflicts(a: Args, ctx: CallContext): Promise<Value> {
   const inp = inputsOf(a);
   const n = inp.models.length;
@@ -237,6 +253,21 @@ const byPairParam = (stat: string): ParamSpec => ({
 });
 
 export const specs: FunctionSpec[] = [
+  {
+    name: "cosine",
+    category: "analysis",
+    returns: "number",
+    doc:
+      "Cosine of two whole models as one number: all tensors as one vector, Σ a·b / (‖a‖‖b‖) over finite products, " +
+      "clamped to [−1, 1]; with base=, of their task vectors a − base and b − base. (Per tensor, as a model: tensor_cosine.)",
+    example: "cosine(experts[0], experts[1], base=base)",
+    params: [
+      { name: "a", type: "model", required: true, doc: "a model" },
+      { name: "b", type: "model", required: true, doc: "a model" },
+      baseParam,
+    ],
+    call: cosineOfTwo,
+  },
   analysis({
     name: "cosine_matrix",
     doc:

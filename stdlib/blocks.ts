@@ -251,7 +251,7 @@ export const specs: FunctionSpec[] = [
   block({
     name: "sin",
     doc: "Elementwise sine (radians), rounded to float32. On a plain number, its sine.",
-    example: "sin(acos(cosine(a, b)))",
+    example: "sin(acos(tensor_cosine(a, b)))",
     params: [modelOrNumber("x", "a model or a number")],
     returns: "any",
     call: (a: Args) => elementwiseOrNumber("sin", [[a.x, "x"]], (g, [x]) => g.unary("sin", x), ([x]) => Math.sin(x)),
@@ -259,7 +259,7 @@ export const specs: FunctionSpec[] = [
   block({
     name: "acos",
     doc: "Elementwise arc cosine in [0, π] (NaN outside [−1, 1]), rounded to float32. On a plain number, its arc cosine.",
-    example: "θ = acos(cosine(a, b))",
+    example: "θ = acos(tensor_cosine(a, b))",
     params: [modelOrNumber("x", "a model or a number")],
     returns: "any",
     call: (a: Args) => elementwiseOrNumber("acos", [[a.x, "x"]], (g, [x]) => g.unary("acos", x), ([x]) => Math.acos(x)),
@@ -348,12 +348,14 @@ export const specs: FunctionSpec[] = [
     call: (a: Args) => elementwise("dot", [[a.a, "a"], [a.b, "b"]], (g, [x, y]) => broadcast(g, step.finiteDot(g, x as Node, y as Node), x as Node)),
   }),
   block({
-    name: "cosine",
-    doc: "Per-tensor cosine a·b / max(‖a‖‖b‖, 1e-6), clamped to [−1, 1], at every element of the tensor.",
-    example: "cosine(task_vector(experts[0], base), task_vector(experts[1], base))",
+    name: "tensor_cosine",
+    doc:
+      "Per-tensor cosine a·b / max(‖a‖‖b‖, 1e-6), clamped to [−1, 1], at every element of the tensor (a model; " +
+      "slerp's and model_stock's angle). For one number over whole models: cosine(a, b).",
+    example: "tensor_cosine(task_vector(experts[0], base), task_vector(experts[1], base))",
     params: [oneModel("a", "a model"), oneModel("b", "a model")],
     returns: "model",
-    call: (a: Args) => elementwise("cosine", [[a.a, "a"], [a.b, "b"]], (g, [x, y]) => broadcast(g, step.cosine(g, x as Node, y as Node), x as Node)),
+    call: (a: Args) => elementwise("tensor_cosine", [[a.a, "a"], [a.b, "b"]], (g, [x, y]) => broadcast(g, step.cosine(g, x as Node, y as Node), x as Node)),
   }),
   block({
     name: "quantile",

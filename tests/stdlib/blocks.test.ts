@@ -68,7 +68,7 @@ describe("blocks on hand-computed cases", () => {
   it("per-tensor norm, dot, cosine, quantile fill the tensor", async () => {
     expect(Array.from((await compute(run("norm", { x }))).w)).toEqual(new Array(5).fill(Math.fround(Math.sqrt(30))));
     expect(Array.from((await compute(run("dot", { a: x, b: y }))).w)).toEqual(new Array(5).fill(0));
-    const c = (await compute(run("cosine", { a: x, b: x }))).w;
+    const c = (await compute(run("tensor_cosine", { a: x, b: x }))).w;
     expect(c[0]).toBeCloseTo(1, 6);
     // sorted x: −4, −1, 0, 2, 3 → q = 0.5 is 0, q = 1 is 3, q = 0 is −4, q = 0.75 is 2
     for (const [q, v] of [[0.5, 0], [1, 3], [0, -4], [0.75, 2]]) {
@@ -198,7 +198,7 @@ describe("methods are compositions of blocks, bit for bit", () => {
 
   it("model_stock = t·average + (1 − t)·base with t = N·c/(1 + (N − 1)·c) from the pairwise cosines", async () => {
     const d = list(run("task_vectors", { xs: f.expertModels, base: f.baseModel }));
-    const cos = (i: number, j: number) => run("cosine", { a: d[i], b: d[j] });
+    const cos = (i: number, j: number) => run("tensor_cosine", { a: d[i], b: d[j] });
     const c = combine("/", add(add(cos(0, 1), cos(0, 2)), cos(1, 2)), 3) as ModelValue;
     const t = combine("/", mul(3, c), add(1, mul(2, c))) as ModelValue;
     const composed = add(mul(t, run("average", { xs: f.expertModels })), mul(combine("-", 1, t) as ModelValue, f.baseModel));
@@ -210,7 +210,7 @@ describe("methods are compositions of blocks, bit for bit", () => {
       const fx = makeFixture(dtype, 2, 41);
       try {
         const [d0, d1] = list(run("task_vectors", { xs: fx.expertModels, base: fx.baseModel }));
-        const c = combine("/", run("cosine", { a: d0, b: d1 }), 1) as ModelValue;
+        const c = combine("/", run("tensor_cosine", { a: d0, b: d1 }), 1) as ModelValue;
         const t = combine("/", mul(2, c), add(1, mul(1, c))) as ModelValue;
         const composed = add(mul(t, run("average", { xs: fx.expertModels })), mul(combine("-", 1, t) as ModelValue, fx.baseModel));
         await same(run("model_stock", { xs: fx.expertModels, base: fx.baseModel }), composed);

@@ -50,6 +50,15 @@ describe("per-layer and per-module geometry (hand-computed)", () => {
     expect(get("y", "lm_head")).toBe(4);
   });
 
+  it("cosine(a, b) of two models is one number (task vectors with base=); tensor_cosine stays per tensor", async () => {
+    const c = (await invoke(analysisSpecs.find((s) => s.name === "cosine")!, { a: x, b: y, base }, {})) as unknown as number;
+    // over all finite products: dx·dy = −4, ‖dx‖² = 9 (the Inf skipped), ‖dy‖² = 50
+    expect(c).toBeCloseTo(-4 / Math.sqrt(9 * 50), 12);
+    const m = await call("cosine_matrix", { xs: [x, y], base });
+    expect(c).toBe(m.rows[0][2]);
+    expect(await invoke(analysisSpecs.find((s) => s.name === "cosine")!, { a: x, b: y, base }, { dryRun: true })).toBe(UNKNOWN);
+  });
+
   it("a dry run reads nothing: the rows are unknown", async () => {
     expect(await call("layer_norms", { xs: [x, y], base }, true)).toBe(UNKNOWN);
     expect(await call("cosine_matrix", { xs: [x, y], base, by: "layer" }, true)).toBe(UNKNOWN);
