@@ -61,5 +61,6 @@ export function loraModel(base: ModelValue, dir: string, label: string): ModelVa
     inputs: [...base.inputs, delta, ...(saved ? [saved] : [])],
     steps: [...base.steps, step],
     ...(base.hfConfig ? { hfConfig: base.hfConfig } : {}),
+    ...(base.outputFiles ? { outputFiles: base.outputFiles } : {}),
   });
 }

@@ -95,6 +95,8 @@ export interface ModelInit {
   steps?: readonly MergeStep[];
   /** The Hugging Face config.json this model's architecture is described by (its origin's, for a checkpoint). */
   hfConfig?: HfConfig;
+  /** Files an output of this model writes over the copied ones (the tokenizer of a re-indexed vocabulary). */
+  outputFiles?: Readonly<Record<string, string>>;
 }
 
 export class ModelValue {
@@ -112,6 +114,8 @@ export class ModelValue {
   readonly steps: readonly MergeStep[];
   /** The config.json describing its architecture (the architecture guard, tied embeddings). */
   readonly hfConfig: HfConfig | undefined;
+  /** Files its output writes over the copied ones (engine/vocab.ts: the aligned tokenizer). */
+  readonly outputFiles: Readonly<Record<string, string>> | undefined;
 
   constructor(init: ModelInit) {
     this.tensors = init.tensors;
@@ -131,6 +135,7 @@ export class ModelValue {
     this.inputs = init.inputs;
     this.steps = init.steps ?? [];
     this.hfConfig = init.hfConfig;
+    this.outputFiles = init.outputFiles;
   }
 
   /** Number of layers implied by the tensor names. */
@@ -337,6 +342,7 @@ export function mapTensors(
     inputs,
     steps,
     hfConfig: ref.hfConfig ?? models.find((m) => m.hfConfig)?.hfConfig,
+    outputFiles: ref.outputFiles ?? models.find((m) => m.outputFiles)?.outputFiles,
   });
 }
 

@@ -105,7 +105,7 @@ export async function save(whole: ModelValue, req: SaveRequest): Promise<SaveSum
     signal: req.signal,
     progress: req.progress,
     cwd: req.cwd,
-    extraFiles: { "README.md": cardFor(whole, { ...req, path: path.relative(req.cwd, output) || "." }) },
+    extraFiles: { ...(whole.outputFiles ?? {}), "README.md": cardFor(whole, { ...req, path: path.relative(req.cwd, output) || "." }) },
     numLayers: whole.numLayers,
   });
 }

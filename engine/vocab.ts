@@ -87,6 +87,11 @@ export function alignVocab(models: readonly ModelValue[], opts: VocabOptions): A
       label,
       inputs: [...m.inputs, source],
       steps: m.steps,
+      hfConfig: m.hfConfig,
+      outputFiles: {
+        "tokenizer.json": JSON.stringify(plan.tokenizerJson, null, 2) + "\n",
+        "tokenizer_config.json": JSON.stringify(plan.tokenizerConfig, null, 2) + "\n",
+      },
     });
   });
   return { models: out, plan };

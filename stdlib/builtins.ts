@@ -8,6 +8,7 @@ import path from "node:path";
 import { MergelabError } from "../core/errors.js";
 import { headerOnlyModel, loadModel, mapTensors, isModel, type ModelValue } from "../engine/model.js";
 import { loraModel } from "../engine/lora.js";
+import { alignVocab } from "../engine/vocab.js";
 import { fetchHubHeaders, isHubReference, isOfflineEnv, parseHubId, resolveCached, resolveHubModel, type DownloadProgress } from "../io/hub.js";
 import { layers as layerSchedule, match as matchSchedule, isSchedule, type Schedule } from "../engine/param-schedule.js";
 import { explainPlan } from "../engine/plan.js";
@@ -154,6 +155,35 @@ const loadAll: FunctionSpec = {
     const paths = glob(str(a.pattern), ctx.cwd).filter(isCheckpoint);
     if (paths.length === 0) throw new MergelabError(`no checkpoint matches ${JSON.stringify(a.pattern)}`, { param: "pattern" });
     return paths.map((p) => loadModel(p, { label: path.relative(ctx.cwd, p) || p }));
+  },
+};
+
+const alignVocabSpec: FunctionSpec = {
+  name: "align_vocab",
+  category: "io",
+  doc: "Re-index models to one vocabulary by token string (each model's tokenizer.json; mergekit's tokenizer_source): `source=\"union\"` (the base's tokens, then every other model's it lacks), `\"base\"` (the base's), or a model (its tokenizer). A model lacking a token gets the only model's row that has it, else the base's, else the mean of those that have it; rows past the vocabulary (`pad_to_multiple_of`) are the mean row. Embedding and lm_head rows are read chunk by chunk; a save writes the output tokenizer.json and tokenizer_config.json. Loaded checkpoints only (before merging).",
+  example: 'ab = align_vocab([load("models/a"), load("models/b")], source="union")',
+  params: [
+    { name: "models", type: "models", required: true, doc: "loaded checkpoints with tokenizer.json" },
+    { name: "base", type: "model", doc: "the base model (default: the first); one of `models`" },
+    { name: "source", type: ["string", "model"], default: "union", doc: "\"union\", \"base\", or the model whose tokenizer the output uses" },
+    { name: "pad_to_multiple_of", type: "int", range: { min: 1 }, doc: "pad the rows to a multiple of this" },
+  ],
+  returns: "models",
+  call: (a) => {
+    const models = a.models as ModelValue[];
+    const base = a.base === null || a.base === undefined ? undefined : (a.base as ModelValue);
+    const baseIdx = base === undefined ? undefined : models.indexOf(base);
+    if (baseIdx === -1) throw new MergelabError("base must be one of the models", { param: "base" });
+    let source: "union" | "base" | { model: number };
+    if (isModel(a.source)) {
+      const i = models.indexOf(a.source);
+      if (i < 0) throw new MergelabError("source must be \"union\", \"base\" or one of the models", { param: "source" });
+      source = { model: i };
+    } else if (a.source === "union" || a.source === "base") source = a.source;
+    else throw new MergelabError(`source ${JSON.stringify(a.source)}: expected "union", "base" or one of the models`, { param: "source" });
+    const pad = a.pad_to_multiple_of === null || a.pad_to_multiple_of === undefined ? undefined : Number(a.pad_to_multiple_of);
+    return alignVocab(models, { base: baseIdx, source, padToMultipleOf: pad }).models;
   },
 };
 
@@ -493,7 +523,7 @@ const match: FunctionSpec = {
 };
 
 export const specs: FunctionSpec[] = [
-  load, loadAll, save,
+  load, loadAll, alignVocabSpec, save,
   print, warn, clearOutput, explain,
   sum, mean, extreme("min"), extreme("max"), len, range, round, strFn, zip,
   table, records, keys,

@@ -5,7 +5,9 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadModel, materializeArrays } from "../../engine/index.js";
 import { alignVocab } from "../../engine/vocab.js";
-import { tempDir } from "../helpers.js";
+import { runCli, tempDir } from "../helpers.js";
+import { openCheckpoint } from "../../io/index.js";
+import { Tokenizer } from "@huggingface/tokenizers";
 import { writeF32 } from "../io/peft-files.js";
 
 const WORDS = ["<unk>", "the", "cat", "sat", "on", "mat", "<s>"];
@@ -72,5 +74,23 @@ describe("alignVocab: rows by token string", () => {
     const head = out["lm_head.weight"].data as Float32Array;
     expect([...head.subarray(7 * DIM, 8 * DIM)]).toEqual(rowFor(2, "<tool>")); // its own embedding row of <tool>
     expect([...head.subarray(8 * DIM, 9 * DIM)]).toEqual(rowFor(1, "<think>").map((x) => -x)); // only b has <think>: b's head row
+  });
+
+  it("in a script: align_vocab then average; the saved model's tokenizer encodes the added tokens to their rows", () => {
+    const dir = tempDir();
+    model(dir, "a", 0, []);
+    model(dir, "b", 1, ["<tool>", "<think>"]);
+    fs.writeFileSync(path.join(dir, "v.mlab"), 'ab = align_vocab([load("a"), load("b")], source="union")\nsave(average(ab), "out", dtype="f32")\n');
+    const r = runCli(["run", "v.mlab", "--quiet"], { cwd: dir });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const tok = new Tokenizer(JSON.parse(fs.readFileSync(path.join(dir, "out", "tokenizer.json"), "utf8")), JSON.parse(fs.readFileSync(path.join(dir, "out", "tokenizer_config.json"), "utf8")));
+    expect(tok.encode("the <think> cat").ids).toEqual([1, 8, 2]);
+    const out = openCheckpoint(path.join(dir, "out"));
+    const emb = out.readF32("model.embed_tokens.weight", 0, 9 * DIM);
+    // <think>: a lacks it, so a's re-indexed row is b's; the average is b's row
+    expect([...emb.subarray(8 * DIM, 9 * DIM)]).toEqual(rowFor(1, "<think>"));
+    // "cat": both have it: the mean of their rows
+    expect([...emb.subarray(2 * DIM, 3 * DIM)]).toEqual(rowFor(0, "cat").map((x, j) => Math.fround((x + rowFor(1, "cat")[j]) / 2)));
   });
 });
