@@ -77,38 +77,36 @@ export function prepareGlobals(raw: Globals, withHead: boolean): Globals {
   return out;
 }
 
-/** Takes ownership of `raw` (local names): linear weights become [in, out]; Llama's gate and up are fused into one matmul. */
-export function prepareLayer(config: LmConfig, raw: Weights): Weights {
+/**
+ * A layer's weights as the forward pass uses them, from HF-layout tensors (local
+ * names), without disposing anything: linear weights as [in, out], Llama's gate
+ * and up fused into one matmul. Training differentiates through this.
+ */
+export function layerParams(config: LmConfig, raw: Weights): Weights {
   for (const n of LAYER_TENSORS[config.family].required) {
     if (!raw[n]) throw new MergelabError(`layer weights lack tensor '${n}'`, { tensor: n });
   }
-  if (config.family === "gpt2") return raw;
-  const out: Weights = {};
-  const lin = (name: string) => {
-    const w = raw[name];
-    const t = tf.transpose(w);
-    w.dispose();
-    return t;
-  };
-  out.ln1 = raw["input_layernorm.weight"];
-  out.ln2 = raw["post_attention_layernorm.weight"];
-  for (const p of ["q", "k", "v", "o"]) {
-    out[`w${p}`] = lin(`self_attn.${p}_proj.weight`);
-    const b = raw[`self_attn.${p}_proj.bias`];
-    if (b) out[`b${p}`] = b;
-  }
-  const gate = lin("mlp.gate_proj.weight");
-  const up = lin("mlp.up_proj.weight");
-  out.wgu = tf.concat([gate, up], 1);
-  gate.dispose();
-  up.dispose();
-  if (raw["mlp.gate_proj.bias"] && raw["mlp.up_proj.bias"]) {
-    out.bgu = tf.concat([raw["mlp.gate_proj.bias"], raw["mlp.up_proj.bias"]]);
-    raw["mlp.gate_proj.bias"].dispose();
-    raw["mlp.up_proj.bias"].dispose();
-  }
-  out.wdown = lin("mlp.down_proj.weight");
-  if (raw["mlp.down_proj.bias"]) out.bdown = raw["mlp.down_proj.bias"];
+  if (config.family === "gpt2") return { ...raw };
+  return tf.tidy(() => {
+    const out: Weights = { ln1: raw["input_layernorm.weight"], ln2: raw["post_attention_layernorm.weight"] };
+    for (const p of ["q", "k", "v", "o"]) {
+      out[`w${p}`] = tf.transpose(raw[`self_attn.${p}_proj.weight`]);
+      const b = raw[`self_attn.${p}_proj.bias`];
+      if (b) out[`b${p}`] = b;
+    }
+    out.wgu = tf.concat([tf.transpose(raw["mlp.gate_proj.weight"]), tf.transpose(raw["mlp.up_proj.weight"])], 1);
+    if (raw["mlp.gate_proj.bias"] && raw["mlp.up_proj.bias"]) out.bgu = tf.concat([raw["mlp.gate_proj.bias"], raw["mlp.up_proj.bias"]]);
+    out.wdown = tf.transpose(raw["mlp.down_proj.weight"]);
+    if (raw["mlp.down_proj.bias"]) out.bdown = raw["mlp.down_proj.bias"];
+    return out;
+  });
+}
+
+/** layerParams taking ownership of `raw`: the HF-layout tensors it does not keep are disposed. */
+export function prepareLayer(config: LmConfig, raw: Weights): Weights {
+  const out = layerParams(config, raw);
+  const kept = new Set(Object.values(out));
+  for (const t of Object.values(raw)) if (!kept.has(t)) t.dispose();
   return out;
 }
 
