@@ -19,7 +19,7 @@ import { Graph, type BinaryOp, type Node } from "./ir.js";
 import { countLayers, tensorContext, type TensorContext } from "./param-schedule.js";
 import { escapeHtml, shownPath } from "../core/present.js";
 import { ComputedSource as ComputedSourceImpl, type ComputedSource } from "./computed.js";
-import { checkArchitectures, readHfConfig, tiedHead, type GuardInput, type HfConfig } from "../io/hfconfig.js";
+import { checkArchitectures, EMBEDDING_TENSORS, readHfConfig, tiedHead, type GuardInput, type HfConfig } from "../io/hfconfig.js";
 
 export interface TensorMeta {
   shape: number[];
@@ -319,7 +319,7 @@ export function mapTensors(
 ): ModelValue {
   if (modelsIn.length === 0) throw new MergelabError("no models to merge");
   guardArchitectures(modelsIn);
-  const models = withTiedHeads(modelsIn);
+  const models = commonVocab(withTiedHeads(modelsIn));
   const carryFrom = opts.carryFrom ?? 0;
   const ref = models[carryFrom];
   checkCompatible(models);
@@ -384,6 +384,50 @@ function withTiedHeads(models: readonly ModelValue[]): readonly ModelValue[] {
       inputs: m.inputs,
       steps: m.steps,
       hfConfig: m.hfConfig,
+    });
+  });
+}
+
+/**
+ * mergekit's rule for embeddings of different vocabulary sizes and no tokenizer
+ * option (rectify_embed_sizes): every model's embedding / head is cut to the
+ * common sub-matrix, its first rows (the smallest vocabulary). Leaf checkpoints
+ * only; the rows are read from the checkpoint as they are.
+ */
+function commonVocab(models: readonly ModelValue[]): readonly ModelValue[] {
+  const cut = new Map<string, number>();
+  for (const name of EMBEDDING_TENSORS) {
+    const shapes = models.map((m) => m.tensors.get(name)?.shape);
+    if (shapes.some((s) => !s || s.length !== 2) || new Set(shapes.map((s) => s![1])).size !== 1) continue;
+    const rows = Math.min(...shapes.map((s) => s![0]));
+    if (shapes.some((s) => s![0] !== rows)) cut.set(name, rows);
+  }
+  if (cut.size === 0) return models;
+  return models.map((m) => {
+    const mine = [...cut].filter(([n, rows]) => m.tensors.get(n)!.shape[0] > rows);
+    const src = m.inputs.length === 1 ? m.inputs[0] : undefined;
+    if (mine.length === 0 || !src || src.kind !== "checkpoint") return m;
+    const ckpt = src.checkpoint;
+    const metas = new Map<string, TensorMeta>();
+    const tensors: Record<string, { dim: number; vocab: number; sources: Array<{ kind: "row"; model: number; row: number }>; inputs: Array<{ checkpoint: ReturnType<Checkpoint["describe"]>; tensor: string }> }> = {};
+    for (const [n, rows] of mine) {
+      const dim = m.tensors.get(n)!.shape[1];
+      metas.set(n, { shape: [rows, dim], dtype: "F32" });
+      tensors[n] = { dim, vocab: rows, sources: Array.from({ length: rows }, (_, r) => ({ kind: "row" as const, model: 0, row: r })), inputs: [{ checkpoint: ckpt.describe(), tensor: ckpt.has(n) ? n : (tiedHead(m.hfConfig, new Set(ckpt.tensors.map((t) => t.name)))?.embed ?? n) }] };
+    }
+    const source = new ComputedSourceImpl(`${m.label} (first rows)`, metas, () => ({ kind: "computed", type: "rows", label: m.label, tensors }), [ckpt]);
+    const all = new Map(m.tensors);
+    for (const [n, meta] of metas) all.set(n, { shape: meta.shape, dtype: m.tensors.get(n)!.dtype });
+    return new ModelValue({
+      tensors: all,
+      recipe: (g, n) => (metas.has(n) ? g.input(g.sourceIndex(source), n) : m.recipe(g, n)),
+      carry: (n) => m.carry(n),
+      origin: m.origin,
+      label: m.label,
+      inputs: [...m.inputs, source],
+      steps: m.steps,
+      hfConfig: m.hfConfig,
+      outputFiles: m.outputFiles,
     });
   });
 }

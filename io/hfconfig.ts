@@ -146,3 +146,9 @@ export function isTied(cfg: HfConfig | undefined): boolean {
   }
   return true;
 }
+
+/** Embedding-like matrices (one row per token) of the common architectures: inputs and output heads. */
+export const EMBEDDING_TENSORS: readonly string[] = [
+  "model.embed_tokens.weight", "lm_head.weight", "transformer.wte.weight", "model.decoder.embed_tokens.weight",
+  "transformer.word_embeddings.weight", "gpt_neox.embed_in.weight", "embed_out.weight", "model.language_model.embed_tokens.weight",
+];

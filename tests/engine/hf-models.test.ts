@@ -96,3 +96,41 @@ describe("tied embeddings", () => {
     expect(() => average([full, untied])).toThrow(/tensor 'lm_head\.weight' is in full but missing from untied/);
   });
 });
+
+describe("differing vocabulary sizes, no tokenizer option: mergekit's common sub-matrix", () => {
+  it("embeddings and heads are cut to the smallest vocabulary's rows; the rest merges as usual", async () => {
+    // the f16 fixture with two more token rows in model.embed_tokens and lm_head (vocab 32 → 34)
+    const src = openCheckpoint(path.join(fixtures, "tiny-llama-f16"));
+    const header: Record<string, unknown> = {};
+    const bufs: Buffer[] = [];
+    let pos = 0;
+    for (const t of src.tensors) {
+      let raw = Buffer.from(src.readRaw(t.name, 0, t.byteLength));
+      let shape = [...t.shape];
+      if (t.name === "model.embed_tokens.weight" || t.name === "lm_head.weight") {
+        raw = Buffer.concat([raw, Buffer.alloc(2 * shape[1] * 2, 0x3c)]);
+        shape = [shape[0] + 2, shape[1]];
+      }
+      header[t.name] = { dtype: t.dtype, shape, data_offsets: [pos, pos + raw.length] };
+      bufs.push(raw);
+      pos += raw.length;
+    }
+    const dir = path.join(tempDir(), "big");
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, "model.safetensors"), rawSafetensors(header, Buffer.concat(bufs)));
+    const big = loadModel(dir, { label: "big" });
+    const small = loadModel(path.join(fixtures, "tiny-llama-bf16-sharded"), { label: "small" });
+    const m = average([big, small]);
+    expect(m.tensors.get("model.embed_tokens.weight")!.shape).toEqual([32, 8]);
+    const out = await materializeArrays(m, { chunkSize: 5, workers: 0 });
+    const s = openCheckpoint(path.join(fixtures, "tiny-llama-bf16-sharded"));
+    for (const name of ["model.embed_tokens.weight", "lm_head.weight"]) {
+      const n = 32 * 8;
+      const x = src.readF32(name, 0, n);
+      const y = s.readF32(name, 0, n);
+      const got = out[name].data as Float32Array;
+      expect(got.length).toBe(n);
+      for (let i = 0; i < n; i++) expect(Object.is(got[i], Math.fround(Math.fround(x[i] + y[i]) / 2)) || (Number.isNaN(got[i]) && Number.isNaN(x[i] + y[i]))).toBe(true);
+    }
+  });
+});
