@@ -51,7 +51,7 @@ export function readTexts(file: string, cwd: string): string[] {
       return value.text;
     });
   }
-  const docs = text.split(/\n[ \t]*\n/).map((d) => d.trim()).filter((d) => d.length > 0);
+  const docs = text.replace(/\r\n?/g, "\n").split(/\n[ \t]*\n/).map((d) => d.trim()).filter((d) => d.length > 0);
   if (docs.length === 0) throw new MergelabError(`${file}: no text`, { file });
   return docs;
 }

@@ -129,3 +129,4 @@ export { perplexity, loglikChoice, loglikelihood, generate, encodePair, rollingW
 export { loadTokenizer, TextTokenizer } from "./tokenizer.js";
 export { streamModel, memoryWeights, type WeightSource } from "./weights.js";
 export { readTexts, readChoiceItems } from "./data.js";
+export { trainCausalLm, saveCausalLm, initialWeights, byteTokenizerJson, windowLoss, type TrainSpec } from "./train.js";

@@ -34,6 +34,9 @@ describe("language functions", () => {
     expect(j.rows).toEqual(t.rows);
     const api = await perplexity(languageModel(model), ["the cat sat on the mat", "the dog ran fast\nslow red dog"]);
     expect(t.rows[0][4]).toBe(api.perplexity);
+    fs.writeFileSync(path.join(cwd, "crlf.txt"), "the cat sat on the mat\r\n\r\nthe dog ran fast\r\nslow red dog\r\n");
+    const crlf = await call("perplexity", { model, texts: "crlf.txt" });
+    expect(crlf.rows[0].slice(1, 3)).toEqual([2, 13]);
     const per = await call("perplexity", { model, texts: "texts.txt", per_item: true });
     expect(per.rows.map((r) => r[1])).toEqual([6, 7]);
   });
