@@ -42,6 +42,8 @@ plot(conflicts, x="layer", y="pair", z="conflict", kind="heatmap", title="Sign-c
     md("""Over whole models the cosines are small; the heatmap's colour scale comes from the pairs, not from the trivial
 diagonal (cos(d, d) = 1), which would otherwise wash every pair out to one colour."""),
     code("""plot(cosine_matrix(experts, base), kind="heatmap", title="Cosine of whole task vectors")"""),
+    code("""# one pair as a number (task vectors with base=, the models' own weights without)
+[round(cosine(experts[0], experts[2], base=base), 4), round(cosine(experts[0], experts[2]), 4)]"""),
     md("""Analysis results are ordinary tables: take them apart with `records`, compute, and rebuild. (`mergelab check`
 accepts this even though it cannot know an analysis' rows before reading the checkpoints.)"""),
     code("""per_layer = table([{layer: r.layer, model: r.model, log10_norm: log(r.norm) / log(10)} for r in records(norms)])
