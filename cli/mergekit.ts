@@ -457,6 +457,7 @@ class Translator {
     if (method === "passthrough") return this.passthrough(slice);
     if (method === "linear") return this.linear(slice, index);
     if (method === "slerp") return this.slerp(slice);
+    if (method === "nearswap") return this.nearswap(slice);
     const base = this.baseSource(slice);
     const experts = slice.sources.filter((s) => s !== base);
     if (experts.length === 0) throw this.doc.error(slice.at, `${method} needs at least one model besides base_model`);
@@ -615,6 +616,15 @@ class Translator {
     if (others.length !== 1 || slice.sources.length !== 2) throw this.doc.error(slice.at, "slerp merges exactly two models: base_model and one other");
     const t = this.globalParam("t", slice, "number");
     return `slerp(${this.expr(base)}, ${this.expr(others[0])}, t=${render(t)})`;
+  }
+
+  /** mergekit's nearswap: the base and exactly one other model (mergekit requires base_model). */
+  private nearswap(slice: Slice): string {
+    const base = this.baseSource(slice);
+    const others = slice.sources.filter((s) => s !== base);
+    if (others.length !== 1) throw this.doc.error(slice.at, "nearswap merges exactly two models: base_model and one other");
+    const t = this.globalParam("t", slice, "number");
+    return `nearswap(${this.expr(base)}, ${this.expr(others[0])}, t=${render(t)})`;
   }
 
   /** passthrough copies one model (optionally scaled); with slices, the layers are stacked and renumbered. */

@@ -30,13 +30,13 @@ export const GTA: Record<string, GtaRow> = {
   della_linear: { sparsify: "della", consensus: false, normalize: false, rescale: true },
 };
 
-export const METHODS = ["linear", ...Object.keys(GTA), "slerp", "model_stock", "passthrough"];
+export const METHODS = ["linear", ...Object.keys(GTA), "slerp", "model_stock", "passthrough", "nearswap"];
 
 /** Parameters mergekit reads once per merge (slice or global level). */
 export function globalParams(method: string): Record<string, Default> {
   if (method in GTA) return { int8_mask: false, normalize: GTA[method].normalize, rescale: GTA[method].rescale, lambda: 1 };
   if (method === "linear") return { normalize: true };
-  if (method === "slerp") return { t: REQUIRED };
+  if (method === "slerp" || method === "nearswap") return { t: REQUIRED };
   if (method === "model_stock") return { filter_wise: false };
   return {};
 }

@@ -5,5 +5,6 @@ import { specs as linear } from "./linear.js";
 import { specs as slerp } from "./slerp.js";
 import { specs as modelStock } from "./model_stock.js";
 import { specs as passthrough } from "./passthrough.js";
+import { specs as nearswap } from "./nearswap.js";
 
-export const specs: FunctionSpec[] = [...linear, ...gta, ...slerp, ...modelStock, ...passthrough];
+export const specs: FunctionSpec[] = [...linear, ...gta, ...slerp, ...modelStock, ...passthrough, ...nearswap];
