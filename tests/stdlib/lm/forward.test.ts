@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { tf } from "../../../core/runtime.js";
 import { loadModel, materialize } from "../../../engine/index.js";
 import { parseConfig } from "../../../stdlib/lm/config.js";
-import { forwardLogits, LanguageModel } from "../../../stdlib/lm/model.js";
+import { forwardLogits, LanguageModel, languageModel } from "../../../stdlib/lm/model.js";
 import { memoryWeights } from "../../../stdlib/lm/weights.js";
 import { MergelabError } from "../../../core/errors.js";
 import { randomIds, reference } from "./harness.js";
@@ -28,6 +28,8 @@ async function compare(config: Record<string, unknown>, opts: { prefix: string; 
   try {
     const lm = new LanguageModel(parseConfig(JSON.parse(fs.readFileSync(path.join(ckpt, "config.json"), "utf8"))), memoryWeights(tensors), undefined, ckpt);
     const ours = await forwardLogits(lm, ids);
+    // the same checkpoint streamed layer by layer from the engine: the same floats
+    expect(await forwardLogits(languageModel(loadModel(ckpt)), ids)).toEqual(ours);
     const ref = new Float32Array(logits.flatMap((z) => [...z]));
     return { ours, ref, lm };
   } finally {
