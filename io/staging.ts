@@ -15,8 +15,9 @@
  *    between the two renames, recovery rolls forward (the new output) or back
  *    (the old one) and removes the leftovers. Never neither.
  *
- * `MERGELAB_CRASH_AT=<step>` makes the process SIGKILL itself at a named step
- * (tests/hostile/kill.test.ts); unset, it costs one comparison.
+ * `MERGELAB_CRASH_AT=<step>` makes the process SIGKILL itself at a named step,
+ * `MERGELAB_PAUSE_AT=<step>` makes it wait there (tests/hostile/kill.test.ts);
+ * unset, they cost one comparison.
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -33,6 +34,12 @@ const STALE_MS = 10 * 60_000;
 /** SIGKILL this process at a named step when MERGELAB_CRASH_AT says so (kill tests). */
 export function crashPoint(step: string): void {
   if (process.env.MERGELAB_CRASH_AT === step) process.kill(process.pid, "SIGKILL");
+}
+
+/** Block for MERGELAB_PAUSE_MS (default 10 s) at a named step when MERGELAB_PAUSE_AT says so (tests of concurrent writers). */
+export function pausePoint(step: string): void {
+  if (process.env.MERGELAB_PAUSE_AT !== step) return;
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(process.env.MERGELAB_PAUSE_MS ?? 10_000));
 }
 
 export interface Owner {

@@ -27,7 +27,7 @@ import {
   closeChunkFiles, DEFAULT_SHARD_SIZE, encodeHeader, parseSize, planShards, wrapWriteError, writeChunkF32, writeChunkRaw,
   type OutputTensor, type WriterLayout,
 } from "./layout.js";
-import { claim, fsyncPath, isEmptyOrAbsent, newOwner, onInterrupt, OWNER_FILE, removeStaleTemps, replaceDir, type Owner } from "./staging.js";
+import { claim, pausePoint, fsyncPath, isEmptyOrAbsent, newOwner, onInterrupt, OWNER_FILE, removeStaleTemps, replaceDir, type Owner } from "./staging.js";
 import { configText, outputHfConfig, writtenFloatDtype } from "./outconfig.js";
 
 export type { OutputTensor, WriterLayout, LaidOutTensor } from "./layout.js";
@@ -137,6 +137,7 @@ export class CheckpointWriter {
   /** Make the output appear at the target (replacing an existing one when `overwrite`). Returns the target path. */
   commit(): string {
     if (this.done) throw new Error("checkpoint writer already committed or aborted");
+    pausePoint("commit:before");
     const { target, tempDir } = this.layout;
     for (const name of Object.keys(this.layout.tensors)) {
       const t = this.layout.tensors[name]!;
