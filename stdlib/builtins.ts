@@ -239,7 +239,7 @@ const print: FunctionSpec = {
   doc: "Write values to standard output (the notebook cell's output), separated by `sep`.",
   example: 'print("k =", 0.2)',
   params: [
-    { name: "values", type: "any", rest: true, doc: "values to print" },
+    { name: "values", type: "any", rest: true, data: true, doc: "values to print" },
     { name: "sep", type: "string", default: " ", doc: "separator between values" },
   ],
   returns: "any",
@@ -255,7 +255,7 @@ const warn: FunctionSpec = {
   doc: "Write values to standard error (the notebook cell's stderr stream, shown highlighted), separated by `sep`: for warnings that should stand out from results.",
   example: 'warn("k =", 0.9, "keeps almost every parameter")',
   params: [
-    { name: "values", type: "any", rest: true, doc: "values to write" },
+    { name: "values", type: "any", rest: true, data: true, doc: "values to write" },
     { name: "sep", type: "string", default: " ", doc: "separator between values" },
   ],
   returns: "any",
@@ -312,7 +312,7 @@ const sum: FunctionSpec = {
   category: "util",
   doc: "Sum of a list of numbers, or of a list of models tensor by tensor (e.g. the sum of task vectors).",
   example: "m = base + 0.3 * sum(experts - base)",
-  params: [{ name: "xs", type: "list", required: true, doc: "numbers or models" }],
+  params: [{ name: "xs", type: "list", required: true, data: true, doc: "numbers or models" }],
   returns: "any",
   call: (a) => {
     const xs = a.xs as Value[];
@@ -326,7 +326,7 @@ const mean: FunctionSpec = {
   category: "util",
   doc: "Mean of a list of numbers, or of a list of models tensor by tensor (uniform model soup).",
   example: "soup = mean(experts)",
-  params: [{ name: "xs", type: "list", required: true, doc: "numbers or models" }],
+  params: [{ name: "xs", type: "list", required: true, data: true, doc: "numbers or models" }],
   returns: "any",
   call: (a) => {
     const xs = a.xs as Value[];
@@ -341,7 +341,7 @@ function extreme(name: "min" | "max"): FunctionSpec {
     category: "util",
     doc: `The ${name === "min" ? "smallest" : "largest"} of a list of numbers (or of the numbers given).`,
     example: `${name}([0.1, 0.5, 0.2])`,
-    params: [{ name: "xs", type: ["list", "number"], rest: true, doc: "a list of numbers, or numbers" }],
+    params: [{ name: "xs", type: ["list", "number"], rest: true, data: true, doc: "a list of numbers, or numbers" }],
     returns: "number",
     call: (a) => {
       const args = a.xs as Value[];
@@ -358,7 +358,7 @@ const len: FunctionSpec = {
   category: "util",
   doc: "Number of items of a list, characters of a string, entries of a dict, rows of a table, or tensors of a model.",
   example: "len(experts)",
-  params: [{ name: "x", type: ["list", "string", "dict", "table", "model"], required: true, doc: "the collection" }],
+  params: [{ name: "x", type: ["list", "string", "dict", "table", "model"], required: true, data: true, doc: "the collection" }],
   returns: "int",
   call: (a) => {
     const x = a.x;
@@ -397,7 +397,7 @@ const round: FunctionSpec = {
   doc: "A number rounded to `digits` decimals (half away from zero).",
   example: "round(0.12345, 3)",
   params: [
-    { name: "x", type: "number", required: true, doc: "a number" },
+    { name: "x", type: "number", required: true, data: true, doc: "a number" },
     { name: "digits", type: "int", default: 0, range: { min: 0, max: 15 }, doc: "decimals to keep" },
   ],
   returns: "number",
@@ -413,7 +413,7 @@ const strFn: FunctionSpec = {
   category: "util",
   doc: "The text of a value, as print shows it.",
   example: 'name = "k=" + str(0.2)',
-  params: [{ name: "x", type: "any", required: true, doc: "any value" }],
+  params: [{ name: "x", type: "any", required: true, data: true, doc: "any value" }],
   returns: "string",
   call: (a) => formatValue(a.x ?? null),
 };
@@ -423,7 +423,7 @@ const zip: FunctionSpec = {
   category: "util",
   doc: "Pairs up lists item by item (as long as the shortest): zip([1, 2], [a, b]) is [[1, a], [2, b]].",
   example: "pairs = zip([0.3, 0.7], experts)",
-  params: [{ name: "lists", type: "list", rest: true, doc: "lists to pair up" }],
+  params: [{ name: "lists", type: "list", rest: true, data: true, doc: "lists to pair up" }],
   returns: "list",
   call: (a) => {
     const ls = a.lists as Value[][];
@@ -448,7 +448,7 @@ const table: FunctionSpec = {
   category: "util",
   doc: "A results table from a list of records (one row each; columns in order of first appearance, missing cells none) or from a dict of equally long column lists. Tables display in notebooks and feed plot().",
   example: "results = table([{k: k, acc: 0.5 + k} for k in [0.1, 0.2]])",
-  params: [{ name: "rows", type: ["list", "dict"], required: true, doc: "records, or {column: [values]}" }],
+  params: [{ name: "rows", type: ["list", "dict"], required: true, data: true, doc: "records, or {column: [values]}" }],
   returns: "table",
   call: (a) => {
     if (Array.isArray(a.rows)) return rowsToTable(a.rows);

@@ -91,6 +91,13 @@ describe("numbers and lists in the language", () => {
     expect((out as Table).rows).toEqual([[0.1, 0.5], [0.2, 0.75]]);
   });
 
+  it("NaN in data is a value, not an error (a failed run's score, a dry run's placeholder)", async () => {
+    fs.writeFileSync(path.join(ws, "n.csv"), "x\n1\nnan\n");
+    const script = 't = load_table("n.csv")\nxs = [r.x for r in records(t)]\n[len(xs), mean(xs), max(xs), round(sum(xs), 2), std(xs), concat(xs, [2])[2]]';
+    expect(await check(script, { file: "n.merge", cwd: ws })).toEqual([]);
+    expect(await value(script)).toEqual([2, NaN, NaN, NaN, NaN, 2]);
+  });
+
   it("a check never reports an error the run would not: analysis rows are unknown until read", async () => {
     const script = `base = load("models/base")
 experts = load_all("models/experts/*")
