@@ -6,7 +6,7 @@
  * weights written. Everything else is the source's, byte-for-byte in meaning.
  * mergekit does the same in merge.py `_model_out_config`.
  */
-import { configField, type HfConfig } from "./hfconfig.js";
+import { configField, isTied, TIED_PAIRS, type HfConfig } from "./hfconfig.js";
 
 /** safetensors dtype → transformers' torch_dtype name. */
 const TORCH_DTYPE: Record<string, string> = { F32: "float32", F16: "float16", BF16: "bfloat16", F64: "float64" };
@@ -16,6 +16,8 @@ export interface OutputFacts {
   numLayers?: number;
   /** The float dtype every floating-point weight was written in; undefined when mixed or none. */
   dtype?: string;
+  /** Names of the tensors written: tie_word_embeddings then says whether an output head was written. */
+  tensorNames?: readonly string[];
 }
 
 /**
@@ -36,6 +38,17 @@ export function outputHfConfig(cfg: HfConfig, facts: OutputFacts): HfConfig {
   if (torchDtype) {
     out.torch_dtype = torchDtype;
     if ("dtype" in out && typeof out.dtype === "string") out.dtype = torchDtype;
+  }
+  if (facts.tensorNames) {
+    // tied or untied as written: a written head (lm_head.weight …) is the model's own; none: the embeddings serve
+    const names = new Set(facts.tensorNames);
+    const pair = TIED_PAIRS.find(([, embed]) => names.has(embed));
+    if (pair && names.has(pair[0]) === isTied(out)) {
+      const tie = !names.has(pair[0]);
+      out.tie_word_embeddings = tie;
+      const tc = out.text_config as HfConfig | undefined;
+      if (tc && typeof tc === "object" && "tie_word_embeddings" in tc) tc.tie_word_embeddings = tie;
+    }
   }
   return out;
 }

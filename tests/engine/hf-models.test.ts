@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { combine, loadModel, mapTensors, materializeArrays, type ModelValue } from "../../engine/index.js";
+import { combine, loadModel, mapTensors, materializeArrays, saveModel, type ModelValue } from "../../engine/index.js";
 import { architectureGuard } from "../../engine/model.js";
 import { copyFixture } from "../io/st-files.js";
 import { fixtures, tempDir } from "../helpers.js";
@@ -80,6 +80,18 @@ describe("tied embeddings", () => {
     const emb = f.readF32("model.embed_tokens.weight", 0, n);
     const got = out["lm_head.weight"].data as Float32Array;
     for (let i = 0; i < n; i++) expect(got[i]).toBe(Math.fround(Math.fround(head[i] + emb[i]) / 2));
+  });
+
+  it("saved: the output's config.json says untied when a head was written, tied when none was", async () => {
+    const tied = loadModel(tiedCopy(), { label: "tied" });
+    const full = loadModel(withConfig("full3", { ...llama, tie_word_embeddings: false }), { label: "full" });
+    const out1 = path.join(tempDir(), "o1");
+    await saveModel(average([tied, full]), out1); // the tied model is first: its config.json is copied
+    expect(JSON.parse(fs.readFileSync(path.join(out1, "config.json"), "utf8")).tie_word_embeddings).toBe(false);
+    const out2 = path.join(tempDir(), "o2");
+    await saveModel(average([tied, loadModel(tiedCopy(), { label: "tied2" })]), out2);
+    expect(openCheckpoint(out2).has("lm_head.weight")).toBe(false);
+    expect(JSON.parse(fs.readFileSync(path.join(out2, "config.json"), "utf8")).tie_word_embeddings).toBe(true);
   });
 
   it("when no input has a head, the output has none (still tied)", () => {
