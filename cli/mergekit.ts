@@ -458,6 +458,7 @@ class Translator {
     if (method === "linear") return this.linear(slice, index);
     if (method === "slerp") return this.slerp(slice);
     if (method === "nearswap") return this.nearswap(slice);
+    if (method === "multislerp") return this.multislerp(slice);
     const base = this.baseSource(slice);
     const experts = slice.sources.filter((s) => s !== base);
     if (experts.length === 0) throw this.doc.error(slice.at, `${method} needs at least one model besides base_model`);
@@ -616,6 +617,19 @@ class Translator {
     if (others.length !== 1 || slice.sources.length !== 2) throw this.doc.error(slice.at, "slerp merges exactly two models: base_model and one other");
     const t = this.globalParam("t", slice, "number");
     return `slerp(${this.expr(base)}, ${this.expr(others[0])}, t=${render(t)})`;
+  }
+
+  /** mergekit's multislerp: the models other than the base, interpolated around the base when there is one. */
+  private multislerp(slice: Slice): string {
+    const baseModel = this.cfg.base;
+    const base = baseModel === undefined ? undefined : slice.sources.find((s) => s.model === baseModel) ?? (this.cfg.sliced ? undefined : { model: baseModel, at: ["base_model"] });
+    const xs = slice.sources.filter((s) => s !== base && s.model !== baseModel);
+    if (xs.length === 0) throw this.doc.error(slice.at, "multislerp needs at least one model besides base_model");
+    const weights = xs.map((s) => this.tensorParam("weight", slice, s));
+    const normalize = this.globalParam("normalize_weights", slice, "bool");
+    const eps = this.globalParam("eps", slice, "number");
+    const baseArg = base ? `, base=${this.expr(base)}` : "";
+    return `multislerp([${xs.map((s) => this.expr(s)).join(", ")}]${baseArg}, ${NAMES.weights}=[${weights.map(render).join(", ")}], normalize=${normalize}, ε=${render(eps)})`;
   }
 
   /** mergekit's nearswap: the base and exactly one other model (mergekit requires base_model). */

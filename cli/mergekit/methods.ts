@@ -30,7 +30,7 @@ export const GTA: Record<string, GtaRow> = {
   della_linear: { sparsify: "della", consensus: false, normalize: false, rescale: true },
 };
 
-export const METHODS = ["linear", ...Object.keys(GTA), "slerp", "model_stock", "passthrough", "nearswap"];
+export const METHODS = ["linear", ...Object.keys(GTA), "slerp", "model_stock", "passthrough", "nearswap", "multislerp"];
 
 /** Parameters mergekit reads once per merge (slice or global level). */
 export function globalParams(method: string): Record<string, Default> {
@@ -38,6 +38,7 @@ export function globalParams(method: string): Record<string, Default> {
   if (method === "linear") return { normalize: true };
   if (method === "slerp" || method === "nearswap") return { t: REQUIRED };
   if (method === "model_stock") return { filter_wise: false };
+  if (method === "multislerp") return { normalize_weights: true, eps: 1e-8 };
   return {};
 }
 
@@ -52,7 +53,7 @@ export function tensorParams(method: string): Record<string, Default> {
       ...(row.sparsify === "della" ? { epsilon: 0.15 } : {}),
     };
   }
-  if (method === "linear") return { weight: REQUIRED };
+  if (method === "linear" || method === "multislerp") return { weight: REQUIRED };
   if (method === "passthrough") return { scale: 1 };
   return {};
 }

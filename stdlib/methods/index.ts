@@ -6,5 +6,6 @@ import { specs as slerp } from "./slerp.js";
 import { specs as modelStock } from "./model_stock.js";
 import { specs as passthrough } from "./passthrough.js";
 import { specs as nearswap } from "./nearswap.js";
+import { specs as multislerp } from "./multislerp.js";
 
-export const specs: FunctionSpec[] = [...linear, ...gta, ...slerp, ...modelStock, ...passthrough, ...nearswap];
+export const specs: FunctionSpec[] = [...linear, ...gta, ...slerp, ...modelStock, ...passthrough, ...nearswap, ...multislerp];
