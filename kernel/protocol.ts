@@ -83,7 +83,7 @@ export function decode(frames: Buffer[], signer: Signer): Message {
   // a signed message is still only data: its shape is checked before anything reads it
   const isObject = (x: unknown) => x !== null && typeof x === "object" && !Array.isArray(x);
   const h = msg.header as unknown as Record<string, unknown>;
-  if (!isObject(h) || typeof h.msg_type !== "string" || typeof h.msg_id !== "string") {
+  if (!isObject(h) || !["string", "undefined"].includes(typeof h.msg_type) || !["string", "undefined"].includes(typeof h.msg_id)) {
     throw new WireError("malformed message: the header is not an object with string msg_id and msg_type");
   }
   if (!isObject(msg.parent_header) || !isObject(msg.metadata) || !isObject(msg.content)) {

@@ -94,7 +94,7 @@ describe("existing outputs", () => {
     const target = existingOutput();
     const before = listTree(dir);
     expect(() => CheckpointWriter.create(target, tensors)).toThrow(MergelabError);
-    expect(() => CheckpointWriter.create(target, tensors)).toThrow(/output exists and is not empty; not overwritten \(use --force/);
+    expect(() => CheckpointWriter.create(target, tensors)).toThrow(/output exists and is not empty; not overwritten \(save with overwrite=true/);
     expect(listTree(dir)).toEqual(before);
     expect(fs.readFileSync(path.join(target, "model.safetensors"), "utf8")).toBe("precious");
   });
