@@ -525,7 +525,8 @@ class Translator {
     if (s.gamma) args.push(`${NAMES.gamma}=${render(s.gamma[0])}`);
     if (s.epsilon) args.push(`${NAMES.epsilon}=${render(s.epsilon[0])}`);
     args.push(`${NAMES.lambda}=${render(s.lambda)}`, `normalize=${s.normalize}`);
-    if (HAS_RESCALE.has(this.cfg.method)) args.push(`rescale=${s.rescale}`);
+    // ties: rescale is mergekit's L1 rescale of the trimmed task vector, spelled only when asked for
+    if (HAS_RESCALE.has(this.cfg.method) && (row.sparsify !== "magnitude" || s.rescale)) args.push(`rescale=${s.rescale}`);
     if (row.sparsify === "random" || row.sparsify === "della") args.push(`seed=${this.opts.run?.seed ?? 0}`);
     return args;
   }
@@ -546,7 +547,9 @@ class Translator {
     const sparsified = experts.map((x, i) => {
       const d = `task_vector(${this.expr(x)}, ${b})`;
       switch (row.sparsify) {
-        case "magnitude": return `trim(${d}, k=${render(s.density[i])}, ties="index")`;
+        case "magnitude":
+          if (s.rescale) throw this.doc.error(this.lookup("rescale", this.cfg.slices[index])!.at, "rescale: true with per-model densities is not supported yet for ties (use one density, or the method's rescale)");
+          return `trim(${d}, k=${render(s.density[i])}, ties="index")`;
         case "random": return `drop(${d}, p=${render(s.p![i])}, seed=${(this.opts.run?.seed ?? 0) + i}, rescale=${s.rescale})`;
         case "outliers": return `trim_outliers(${d}, k=${render(s.density[i])}, ${NAMES.gamma}=${render(s.gamma![i])})`;
         case "della": return `magprune(${d}, k=${render(s.density[i])}, ${NAMES.epsilon}=${render(s.epsilon![i])}, seed=${(this.opts.run?.seed ?? 0) + i}, rescale=${s.rescale})`;

@@ -71,7 +71,7 @@ export const OTHER_MERGEKIT_PARAMS = [
 export const NAMES = { weights: "weights", k: "k", p: "p", lambda: "λ", gamma: "γ", epsilon: "ε" } as const;
 
 /** mergelab functions with a `rescale` switch (divide kept elements by their keep probability). */
-export const HAS_RESCALE = new Set(["dare_linear", "dare_ties", "della", "della_linear"]);
+export const HAS_RESCALE = new Set(["dare_linear", "dare_ties", "della", "della_linear", "ties"]);
 
 /** Where mergelab's semantics differ from mergekit's (architecture "Known differences", docs/methods.md). */
 export const DIFFERENCES: Record<string, string[]> = {

@@ -52,6 +52,8 @@ export interface GtaParams {
   normalize: boolean;
   rescale: boolean;
   seed: number;
+  /** Trim: scale the kept values to the task vector's L1 norm (mergekit's rescale for magnitude trims). */
+  rescaleL1?: boolean;
   /** Trim ties at the threshold: "keep" them all (default), or keep exactly m, lowest index first ("index", mergekit). */
   ties?: string;
   /** TIES scope="model": expert i's trim threshold is the m[i]-th largest |d_i| over all its tensors (kthModel keyed by key(i)). */
@@ -65,7 +67,7 @@ export function sparsify(g: Graph, kind: Sparsifier, d: Node, i: number, t: Tens
       return d;
     case "trim":
       if (p.modelScope && p.k < 1) return step.keepAtLeast(g, d, g.kthModel(p.modelScope.key(i), g.abs(d), p.modelScope.m[i]));
-      return step.trimWith(g, d, p.k, t.numel, p.ties);
+      return p.rescaleL1 ? step.rescaleL1(g, d, step.trimWith(g, d, p.k, t.numel, p.ties)) : step.trimWith(g, d, p.k, t.numel, p.ties);
     case "drop":
       return step.drop(g, d, p.p, p.seed, step.streamFor("drop", i), p.rescale);
     case "breadcrumbs":
@@ -165,6 +167,7 @@ function sparsifierParams(kind: Sparsifier, name: string): ParamSpec[] {
           doc: 'where the trim threshold is taken: per tensor, or "model": one threshold per expert over all its tensors (the TIES reference code)',
         },
         P.tiesParam,
+        { name: "rescale", type: "bool", default: false, doc: "scale the kept values so their L1 norm is the task vector's (mergekit's rescale: true)" },
       ];
     case "drop":
       return [P.pParam, P.seedParam, P.rescaleParam];
@@ -225,6 +228,7 @@ export function gtaDefinition(v: Variant): MethodDefinition {
         rescale: (params.rescale as boolean | undefined) ?? true,
         seed: (params.seed as number) ?? 0,
         ties: params.ties as string | undefined,
+        rescaleL1: v.sparsify === "trim" && params.rescale === true,
       };
       if (params.scope === "model") {
         const xs = call.models.xs as ModelValue[];

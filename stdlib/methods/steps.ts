@@ -73,6 +73,21 @@ export function trimWith(g: Graph, d: Node, k: number, n: number, ties: string |
   return ties === "index" ? trimByIndex(g, d, k, n) : trim(g, d, k, n);
 }
 
+/**
+ * mergekit's `rescale_norm: l1` for a magnitude trim: the kept values scaled so their L1 norm is the whole
+ * task vector's, s = Σ|d| / Σ|kept| (left unscaled when either is below 1e-7). Finite values only.
+ */
+export function rescaleL1(g: Graph, d: Node, kept: Node): Node {
+  const l1 = (x: Node) => {
+    const a = g.abs(x);
+    return g.sum(g.where(g.unary("isfinite", a), a, 0));
+  };
+  const before = g.unary("fround", l1(d));
+  const after = g.unary("fround", l1(kept));
+  const tiny = g.binary("or", g.binary("lt", before, 1e-7), g.binary("lt", after, 1e-7));
+  return g.mul(kept, g.unary("fround", g.where(tiny, 1, g.div(before, g.where(tiny, 1, after)))));
+}
+
 /** The random stream of expert `index` for a sparsifier (distinct per expert). */
 export const streamFor = (what: string, index: number): string => `${what}/${index}`;
 

@@ -96,7 +96,7 @@ const VERDICTS: Record<string, [Verdict, string?]> = {
   "x-slerp-gpt2": ["documented difference"],
   "x-task-arithmetic-gpt2": ["match"],
   "x-ties-bf16-ties": ["documented difference"],
-  "x-ties-rescale": ["refused"],
+  "x-ties-rescale": ["match"],
   "x-ties-slices": ["match"],
 };
 
