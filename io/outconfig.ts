@@ -6,7 +6,7 @@
  * weights written. Everything else is the source's, byte-for-byte in meaning.
  * mergekit does the same in merge.py `_model_out_config`.
  */
-import { configField, isTied, TIED_PAIRS, type HfConfig } from "./hfconfig.js";
+import { configField, EMBEDDING_TENSORS, isTied, TIED_PAIRS, type HfConfig } from "./hfconfig.js";
 
 /** safetensors dtype → transformers' torch_dtype name. */
 const TORCH_DTYPE: Record<string, string> = { F32: "float32", F16: "float16", BF16: "bfloat16", F64: "float64" };
@@ -18,6 +18,8 @@ export interface OutputFacts {
   dtype?: string;
   /** Names of the tensors written: tie_word_embeddings then says whether an output head was written. */
   tensorNames?: readonly string[];
+  /** Shapes of the tensors written: vocab_size is then the rows of the embedding written. */
+  tensorShapes?: Readonly<Record<string, readonly number[]>>;
 }
 
 /**
@@ -38,6 +40,15 @@ export function outputHfConfig(cfg: HfConfig, facts: OutputFacts): HfConfig {
   if (torchDtype) {
     out.torch_dtype = torchDtype;
     if ("dtype" in out && typeof out.dtype === "string") out.dtype = torchDtype;
+  }
+  if (facts.tensorShapes) {
+    // vocab_size = the rows written (after align_vocab, or mergekit's common sub-matrix of differing vocabularies)
+    const emb = EMBEDDING_TENSORS.map((n) => facts.tensorShapes![n]).find((s) => s !== undefined && s.length === 2);
+    const found = configField(out, "vocab_size");
+    if (emb && found && typeof found.value === "number" && found.value !== emb[0]) {
+      const [head, key] = found.key.startsWith("text_config.") ? [out.text_config as HfConfig, found.key.slice("text_config.".length)] : [out, found.key];
+      head[key] = emb[0];
+    }
   }
   if (facts.tensorNames) {
     // tied or untied as written: a written head (lm_head.weight …) is the model's own; none: the embeddings serve

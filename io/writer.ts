@@ -235,7 +235,7 @@ export class CheckpointWriter {
     }
     if (cfg === null || typeof cfg !== "object" || Array.isArray(cfg)) return text;
     const dtype = writtenFloatDtype(Object.values(this.layout.tensors).map((t) => t.dtype));
-    const out = outputHfConfig(cfg as Record<string, unknown>, { numLayers: this.opts.configFacts?.numLayers, dtype, tensorNames: Object.keys(this.layout.tensors) });
+    const out = outputHfConfig(cfg as Record<string, unknown>, { numLayers: this.opts.configFacts?.numLayers, dtype, tensorNames: Object.keys(this.layout.tensors), tensorShapes: Object.fromEntries(Object.entries(this.layout.tensors).map(([n, t]) => [n, t.shape])) });
     // unchanged facts: the source's bytes, as written
     return JSON.stringify(out) === JSON.stringify(cfg) ? text : configText(out);
   }

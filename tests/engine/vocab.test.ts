@@ -90,6 +90,8 @@ describe("alignVocab: rows by token string", () => {
     const emb = out.readF32("model.embed_tokens.weight", 0, 9 * DIM);
     // <think>: a lacks it, so a's re-indexed row is b's; the average is b's row
     expect([...emb.subarray(8 * DIM, 9 * DIM)]).toEqual(rowFor(1, "<think>"));
+    // config.json: vocab_size is the rows written (a's config said 7)
+    expect(JSON.parse(fs.readFileSync(path.join(dir, "out", "config.json"), "utf8")).vocab_size).toBe(9);
     // "cat": both have it: the mean of their rows
     expect([...emb.subarray(2 * DIM, 3 * DIM)]).toEqual(rowFor(0, "cat").map((x, j) => Math.fround((x + rowFor(1, "cat")[j]) / 2)));
   });
