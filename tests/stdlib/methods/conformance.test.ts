@@ -29,6 +29,7 @@ function argsFor(spec: FunctionSpec, pool: ModelValue[], base: ModelValue): Reco
     else if (types.includes("model")) args[p.name] = pool[next++ % pool.length];
   }
   if (spec.name.startsWith("dare")) args.p = 0.5; // keep enough elements to see them
+  if (spec.name === "nearswap") args.t = 0.01; // its one required number
   return args;
 }
 
@@ -50,7 +51,7 @@ describe("every method on the tiny-llama fixtures", () => {
 
   it("registers the methods of the design", () => {
     expect(methods.map((s) => s.name).sort()).toEqual(
-      ["average", "breadcrumbs", "breadcrumbs_ties", "dare_linear", "dare_ties", "della", "della_linear", "linear", "model_stock", "passthrough", "slerp", "task_arithmetic", "ties"].sort(),
+      ["average", "breadcrumbs", "breadcrumbs_ties", "dare_linear", "dare_ties", "della", "della_linear", "linear", "model_stock", "multislerp", "nearswap", "passthrough", "slerp", "task_arithmetic", "ties"].sort(),
     );
   });
 
