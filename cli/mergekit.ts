@@ -236,9 +236,7 @@ class Translator {
       if (cfg.method !== "linear" && cfg.method !== "passthrough") this.modelVar(cfg.base);
     }
     for (const s of cfg.slices.flatMap((x) => x.sources)) this.modelVar(s.model);
-    if (this.doc.value && (this.doc.value as Record<string, unknown>).tokenizer_source === "base") {
-      this.note("tokenizer_source: base: the output copies the base model's config and tokenizer files");
-    }
+    this.alignVocab();
     if (cfg.sliced && cfg.slices.length > 1) {
       this.note("stack(): output layers are renumbered consecutively; embeddings come from the first slice, the final norm and lm_head from the last (as in mergekit)");
     }
@@ -250,6 +248,34 @@ class Translator {
     const save = this.saveLine(outDir);
     const comments = (xs: string[]): Line[] => xs.map((text) => ({ text }));
     return [...comments(header), ...this.loads, ...comments(this.notes.map((n) => `# ${n}`)), ...merge, ...save];
+  }
+
+  /**
+   * mergekit's tokenizer_source / tokenizer: {source, pad_to_multiple_of}: every loaded model re-indexed to the
+   * output vocabulary (align_vocab: rows by token string), then merged as before.
+   */
+  private alignVocab(): void {
+    const root = (this.doc.value ?? {}) as Record<string, unknown>;
+    const block = (root.tokenizer ?? undefined) as Record<string, unknown> | undefined;
+    const source = (block?.source ?? root.tokenizer_source) as string | undefined;
+    const pad = block?.pad_to_multiple_of as number | undefined;
+    const at: YamlPath = block?.source !== undefined ? ["tokenizer", "source"] : block ? ["tokenizer"] : ["tokenizer_source"];
+    if (source === undefined && pad === undefined) return;
+    if ((source ?? "base") === "base" && pad === undefined) {
+      this.note("tokenizer_source: base: the output copies the base model's config and tokenizer files");
+      return;
+    }
+    const names = this.loads.map((l) => /^(\w+) = load\(/.exec(l.text)?.[1]).filter((n): n is string => n !== undefined);
+    let src = `"${source ?? "base"}"`;
+    if (source !== undefined && source !== "base" && source !== "union") {
+      const v = this.vars.get(source);
+      if (v === undefined || !names.includes(v)) throw this.doc.error(at, `tokenizer source '${source}' is not one of the merged models`);
+      src = v;
+    }
+    const base = this.cfg.base !== undefined && names.includes("base") ? ", base=base" : "";
+    const args = `[${names.join(", ")}]${base}, source=${src}${pad !== undefined ? `, pad_to_multiple_of=${pad}` : ""}`;
+    this.loads.push({ text: `aligned = align_vocab(${args})`, origin: this.origin(at) });
+    names.forEach((n, i) => this.loads.push({ text: `${n} = aligned[${i}]`, origin: this.origin(at) }));
   }
 
   private saveLine(outDir: string): Line[] {

@@ -89,16 +89,22 @@ export function readConfig(doc: YamlDoc): MergekitConfig {
 
 /** Keys mergelab reads but cannot honour yet: a clear error at the line, never a silent difference. */
 function checkUnsupported(doc: YamlDoc, root: Record<string, unknown>): void {
+  // tokenizer_source: base | union | MODEL, and tokenizer: {source, pad_to_multiple_of} run through align_vocab;
+  // the tokens: block is not translated yet
   const ts = root.tokenizer_source;
-  if (ts !== undefined && ts !== null && ts !== "base") {
-    throw doc.error(["tokenizer_source"], `tokenizer_source: ${JSON.stringify(ts)} is not supported yet (only 'base': the output copies the base model's tokenizer files)`);
+  if (ts !== undefined && ts !== null && typeof ts !== "string") {
+    throw doc.error(["tokenizer_source"], `tokenizer_source: expected base, union or a model path`);
   }
   if (root.tokenizer !== undefined && root.tokenizer !== null) {
     const t = root.tokenizer;
-    const keys = isRecord(t) ? Object.keys(t) : [];
-    if (!isRecord(t) || t.source !== "base" || keys.some((k) => k !== "source")) {
-      const where = isRecord(t) && t.source !== "base" ? ["tokenizer", "source"] : ["tokenizer"];
-      throw doc.error(where, "tokenizer: only 'source: base' is supported yet (the output copies the base model's tokenizer files)");
+    if (!isRecord(t)) throw doc.error(["tokenizer"], "tokenizer: expected a block with source: and pad_to_multiple_of:");
+    for (const k of Object.keys(t)) {
+      if (k === "tokens") throw doc.error(["tokenizer", "tokens"], "tokenizer: tokens: (per-token embedding sources) is not supported yet in configs");
+      if (k !== "source" && k !== "pad_to_multiple_of") throw doc.error(["tokenizer", k], `tokenizer: unknown key '${k}'`, "key");
+    }
+    if (t.source !== undefined && typeof t.source !== "string") throw doc.error(["tokenizer", "source"], "tokenizer: source: expected base, union or a model path");
+    if (t.pad_to_multiple_of !== undefined && !(Number.isInteger(t.pad_to_multiple_of) && (t.pad_to_multiple_of as number) > 0)) {
+      throw doc.error(["tokenizer", "pad_to_multiple_of"], "tokenizer: pad_to_multiple_of: expected a positive integer");
     }
   }
   if (root.chat_template !== undefined && root.chat_template !== null) {

@@ -68,4 +68,16 @@ describe("docs/huggingface.md examples, as written", () => {
     expect(r.code).toBe(0);
     for (const m of text.matchAll(/save\(.*"([^"]+)"\)/g)) expect(fs.existsSync(path.join(work, m[1], "model.safetensors")), m[1]).toBe(true);
   });
+
+  it("a mergekit config with tokenizer_source: union runs through align_vocab", () => {
+    fs.writeFileSync(path.join(work, "tok.yml"), "models:\n  - model: models/a\n  - model: models/b\nmerge_method: linear\nparameters: {weight: 1}\ntokenizer:\n  source: union\n  pad_to_multiple_of: 4\ndtype: float32\n");
+    const script = runCli(["from-mergekit", "tok.yml", "out/tok"], { cwd: work });
+    expect(script.stdout).toContain('aligned = align_vocab([a, b], source="union", pad_to_multiple_of=4)');
+    const r = runCli(["run", "tok.yml", "out/tok", "--quiet"], { cwd: work });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const tj = JSON.parse(fs.readFileSync(path.join(work, "out", "tok", "tokenizer.json"), "utf8"));
+    expect(tj.added_tokens.map((t: { content: string }) => t.content)).toEqual(["<s>", "<tool>", "<think>"]);
+    expect(JSON.parse(fs.readFileSync(path.join(work, "out", "tok", "config.json"), "utf8")).vocab_size).toBe(12);
+  });
 });

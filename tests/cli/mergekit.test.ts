@@ -215,8 +215,8 @@ describe("mergekit configs: errors point at the YAML line", () => {
   const cases: Array<[string, string, RegExp]> = [
     ["a method mergelab does not have", "models:\n  - model: a\nmerge_method: nuslerp\n", /^config\.yml:3:15: error: merge_method 'nuslerp' is not supported yet/],
     ["a misspelt method", "models:\n  - model: a\nmerge_method: tiez\n", /^config\.yml:3:15: error: .*\(did you mean 'ties'\?\)/],
-    ["tokenizer_source other than base", `${two}merge_method: linear\ntokenizer_source: union\n`, /^config\.yml:9:19: error: tokenizer_source: "union" is not supported yet/],
-    ["a tokenizer section", `${two}merge_method: linear\ntokenizer:\n  source: union\n`, /^config\.yml:10:11: error: tokenizer: only 'source: base' is supported yet/],
+    ["a tokenizer tokens: block", `${two}merge_method: linear\ntokenizer:\n  source: union\n  tokens: {}\n`, /^config\.yml:11:\d+: error: tokenizer: tokens: \(per-token embedding sources\) is not supported yet/],
+    ["a tokenizer source that is not a merged model", `${two}merge_method: linear\ntokenizer_source: models/other\n`, /^config\.yml:9:19: error: tokenizer source 'models\/other' is not one of the merged models/],
     ["chat_template", `${two}merge_method: linear\nchat_template: chatml\n`, /^config\.yml:9:16: error: chat_template is not supported yet/],
     [
       "per-model densities with a lambda that varies",
@@ -256,11 +256,11 @@ describe("mergekit configs: errors point at the YAML line", () => {
 
   it("the CLI prints the located error, no stack, and writes nothing", () => {
     const bad = path.join(work, "bad.yml");
-    fs.writeFileSync(bad, "models:\n  - model: models/f16\n    parameters:\n      weight: 1\nmerge_method: linear\ntokenizer_source: models/f16\n");
+    fs.writeFileSync(bad, "models:\n  - model: models/f16\n    parameters:\n      weight: 1\nmerge_method: linear\ntokenizer:\n  tokens: {}\n");
     for (const args of [["run", bad, "bad-out"], ["from-mergekit", bad]]) {
       const r = runCli(args, { cwd: work });
       expect(r.code).toBe(1);
-      expect(r.stderr).toBe(`${bad}:6:19: error: tokenizer_source: "models/f16" is not supported yet (only 'base': the output copies the base model's tokenizer files)\n`);
+      expect(r.stderr).toMatch(new RegExp(`^${bad.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:7:\\d+: error: tokenizer: tokens: \\(per-token embedding sources\\) is not supported yet in configs\n$`));
       expect(r.stdout).toBe("");
     }
     expect(fs.existsSync(path.join(work, "bad-out"))).toBe(false);
