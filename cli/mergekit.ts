@@ -485,6 +485,7 @@ class Translator {
     if (method === "slerp") return this.slerp(slice);
     if (method === "nearswap") return this.nearswap(slice);
     if (method === "multislerp") return this.multislerp(slice);
+    if (method === "sce") return this.sce(slice);
     const base = this.baseSource(slice);
     const experts = slice.sources.filter((s) => s !== base);
     if (experts.length === 0) throw this.doc.error(slice.at, `${method} needs at least one model besides base_model`);
@@ -659,6 +660,16 @@ class Translator {
     const eps = this.globalParam("eps", slice, "number");
     const baseArg = base ? `, base=${this.expr(base)}` : "";
     return `multislerp([${xs.map((s) => this.expr(s)).join(", ")}]${baseArg}, ${NAMES.weights}=[${weights.map(render).join(", ")}], normalize=${normalize}, ε=${render(eps)})`;
+  }
+
+  /** mergekit's sce: the models other than the base (required), select_topk (int8_mask does not change the result). */
+  private sce(slice: Slice): string {
+    const base = this.baseSource(slice);
+    const xs = slice.sources.filter((s) => s !== base);
+    if (xs.length === 0) throw this.doc.error(slice.at, "sce needs at least one model besides base_model");
+    if (this.lookup("int8_mask", slice)) this.note("int8_mask: ignored (mergelab votes in float32; the result does not depend on it)");
+    const topk = this.globalParam("select_topk", slice, "number");
+    return `sce([${xs.map((s) => this.expr(s)).join(", ")}], base=${this.expr(base)}, select_topk=${render(topk)})`;
   }
 
   /** mergekit's nearswap: the base and exactly one other model (mergekit requires base_model). */

@@ -30,7 +30,7 @@ export const GTA: Record<string, GtaRow> = {
   della_linear: { sparsify: "della", consensus: false, normalize: false, rescale: true },
 };
 
-export const METHODS = ["linear", ...Object.keys(GTA), "slerp", "model_stock", "passthrough", "nearswap", "multislerp"];
+export const METHODS = ["linear", ...Object.keys(GTA), "slerp", "model_stock", "passthrough", "nearswap", "multislerp", "sce"];
 
 /** Parameters mergekit reads once per merge (slice or global level). */
 export function globalParams(method: string): Record<string, Default> {
@@ -39,6 +39,7 @@ export function globalParams(method: string): Record<string, Default> {
   if (method === "slerp" || method === "nearswap") return { t: REQUIRED };
   if (method === "model_stock") return { filter_wise: false };
   if (method === "multislerp") return { normalize_weights: true, eps: 1e-8 };
+  if (method === "sce") return { int8_mask: false, select_topk: 1 };
   return {};
 }
 

@@ -7,5 +7,6 @@ import { specs as modelStock } from "./model_stock.js";
 import { specs as passthrough } from "./passthrough.js";
 import { specs as nearswap } from "./nearswap.js";
 import { specs as multislerp } from "./multislerp.js";
+import { specs as sce } from "./sce.js";
 
-export const specs: FunctionSpec[] = [...linear, ...gta, ...slerp, ...modelStock, ...passthrough, ...nearswap, ...multislerp];
+export const specs: FunctionSpec[] = [...linear, ...gta, ...slerp, ...modelStock, ...passthrough, ...nearswap, ...multislerp, ...sce];

@@ -51,8 +51,14 @@ export function trim(g: Graph, d: Node, k: number, n: number): Node {
  */
 export function trimByIndex(g: Graph, d: Node, k: number, n: number): Node {
   if (k >= 1) return d;
-  const m = keepCount(k, n);
-  const a = g.abs(d);
+  return g.where(topByIndex(g, g.abs(d), keepCount(k, n)), d, 0);
+}
+
+/**
+ * 1 for the m largest values of `a` (m ≥ 1, a number or a scalar node), ties at the threshold broken by
+ * position, lowest index first; else 0 (NaN never selected).
+ */
+export function topByIndex(g: Graph, a: Node, m: Node | number): Node {
   const threshold = g.kth(a, m);
   const above = g.binary("gt", a, threshold);
   const tie = g.binary("eq", a, threshold);
@@ -65,7 +71,7 @@ export function trimByIndex(g: Graph, d: Node, k: number, n: number): Node {
   const r2 = g.sub(r, g.reduce("sum", g.binary("and", tie, before)));
   const L = g.unary("neg", g.kth(g.where(inH, g.unary("neg", lo), -Infinity), r2));
   const keepTie = g.binary("and", tie, g.binary("or", before, g.binary("and", inH, g.binary("le", lo, L))));
-  return g.where(g.binary("or", above, keepTie), d, 0);
+  return g.binary("or", above, keepTie);
 }
 
 /** The trim of `ties`: "keep" every element tied with the threshold (the TIES paper), or break ties by "index" (mergekit). */
