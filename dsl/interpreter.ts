@@ -72,7 +72,7 @@ export class Interpreter {
       } catch (e) {
         // a limit stops the whole check (one diagnostic), not each statement after it
         if (!(e instanceof LimitError) || !this.opts.keepGoing) throw e;
-        this.diagnostics.push({ loc: e.details.loc ?? locOf(stmt.span, this.opts.file), message: e.message });
+        this.note({ loc: e.details.loc ?? locOf(stmt.span, this.opts.file), message: e.message });
         return undefined;
       }
       if (i === program.body.length - 1 && stmt.kind === "expr") last = value;
@@ -107,6 +107,20 @@ export class Interpreter {
 
   // ------------------------------------------------------------ errors
 
+  /** Diagnostics seen (location + message): an error inside a loop is reported once, not once per iteration. */
+  private readonly noted = new Set<string>();
+  /** The message of an unknown name, by source offset: its "did you mean" is computed once, not per iteration. */
+  private readonly unknownAt = new Map<number, string>();
+
+  private note(...ds: Diagnostic[]): void {
+    for (const d of ds) {
+      const key = `${d.loc.file}:${d.loc.line}:${d.loc.col}:${d.message}`;
+      if (this.noted.has(key)) continue;
+      this.noted.add(key);
+      this.diagnostics.push(d);
+    }
+  }
+
   private fail(message: string, span: Span): never {
     throw new MergelabError(message, { loc: locOf(span, this.opts.file) });
   }
@@ -114,7 +128,7 @@ export class Interpreter {
   private report(e: unknown, span: Span): void {
     if (!(e instanceof MergelabError) || e instanceof InterruptedError || e instanceof LimitError) throw e;
     const loc = e.details.loc ?? locOf(span, this.opts.file);
-    this.diagnostics.push({ loc, message: e.message });
+    this.note({ loc, message: e.message });
   }
 
   /** The error with a location (the given span unless it already has one). */
@@ -176,7 +190,7 @@ export class Interpreter {
           const all = [...scope.names(), ...allNames()];
           const diags = errors.map((e) => ({ loc: locOf(e.span, this.opts.file), message: `unknown name '${e.name}'${didYouMean(e.name, [...all, ...e.local])}` }));
           if (!this.opts.keepGoing) throw new MergelabError(diags[0]!.message, { loc: diags[0]!.loc });
-          this.diagnostics.push(...diags);
+          this.note(...diags);
         }
         return undefined;
       }
@@ -268,7 +282,10 @@ export class Interpreter {
     if (v !== undefined) return v;
     const spec = lookup(name);
     if (spec) return new FunctionRef(spec);
+    const known = this.unknownAt.get(span.offset);
+    if (known !== undefined) this.fail(known, span);
     const hint = keywords.includes(name.toLowerCase()) ? "" : didYouMean(name, [...scope.names(), ...allNames()]);
+    this.unknownAt.set(span.offset, `unknown name '${name}'${hint}`);
     this.fail(`unknown name '${name}'${hint}`, span);
   }
 
@@ -467,7 +484,7 @@ export class Interpreter {
     if (bound.errors.length > 0) {
       const diags = bound.errors.map((e) => ({ loc: locOf(e.span, this.opts.file), message: e.message }));
       if (!this.opts.keepGoing) throw new MergelabError(diags[0]!.message, { loc: diags[0]!.loc });
-      this.diagnostics.push(...diags);
+      this.note(...diags);
       return POISON;
     }
     // an error inside a list argument (explain([a, nope])) poisons the call too
@@ -505,7 +522,7 @@ export class Interpreter {
     for (const p of fn.params) if (!vals.has(p.name) && !p.default && !typo) errors.push({ message: `${fn.name}() is missing the argument '${p.name}'`, span: calleeSpan });
     if (errors.length > 0) {
       if (!this.opts.keepGoing) this.fail(errors[0]!.message, errors[0]!.span);
-      this.diagnostics.push(...errors.map((e) => ({ loc: locOf(e.span, this.opts.file), message: e.message })));
+      this.note(...errors.map((e) => ({ loc: locOf(e.span, this.opts.file), message: e.message })));
       return POISON;
     }
     if (argv.some((a) => containsPoison(a.value))) return POISON;
