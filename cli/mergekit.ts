@@ -486,6 +486,7 @@ class Translator {
     if (method === "nearswap") return this.nearswap(slice);
     if (method === "multislerp") return this.multislerp(slice);
     if (method === "sce") return this.sce(slice);
+    if (method === "ram" || method === "ramplus_tl") return this.ram(slice);
     const base = this.baseSource(slice);
     const experts = slice.sources.filter((s) => s !== base);
     if (experts.length === 0) throw this.doc.error(slice.at, `${method} needs at least one model besides base_model`);
@@ -670,6 +671,17 @@ class Translator {
     if (this.lookup("int8_mask", slice)) this.note("int8_mask: ignored (mergelab votes in float32; the result does not depend on it)");
     const topk = this.globalParam("select_topk", slice, "number");
     return `sce([${xs.map((s) => this.expr(s)).join(", ")}], base=${this.expr(base)}, select_topk=${render(topk)})`;
+  }
+
+  /** mergekit's ram / ramplus_tl: the models other than the base (required). */
+  private ram(slice: Slice): string {
+    const base = this.baseSource(slice);
+    const xs = slice.sources.filter((s) => s !== base);
+    if (xs.length === 0) throw this.doc.error(slice.at, `${this.cfg.method} needs at least one model besides base_model`);
+    const args = [`base=${this.expr(base)}`];
+    if (this.cfg.method === "ramplus_tl") args.push(`r=${render(this.globalParam("r", slice, "number"))}`, `α=${render(this.globalParam("alpha", slice, "number"))}`);
+    args.push(`ε=${render(this.globalParam("epsilon", slice, "number"))}`);
+    return `${this.cfg.method}([${xs.map((s) => this.expr(s)).join(", ")}], ${args.join(", ")})`;
   }
 
   /** mergekit's nearswap: the base and exactly one other model (mergekit requires base_model). */

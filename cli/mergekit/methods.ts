@@ -30,7 +30,7 @@ export const GTA: Record<string, GtaRow> = {
   della_linear: { sparsify: "della", consensus: false, normalize: false, rescale: true },
 };
 
-export const METHODS = ["linear", ...Object.keys(GTA), "slerp", "model_stock", "passthrough", "nearswap", "multislerp", "sce"];
+export const METHODS = ["linear", ...Object.keys(GTA), "slerp", "model_stock", "passthrough", "nearswap", "multislerp", "sce", "ram", "ramplus_tl"];
 
 /** Parameters mergekit reads once per merge (slice or global level). */
 export function globalParams(method: string): Record<string, Default> {
@@ -40,6 +40,8 @@ export function globalParams(method: string): Record<string, Default> {
   if (method === "model_stock") return { filter_wise: false };
   if (method === "multislerp") return { normalize_weights: true, eps: 1e-8 };
   if (method === "sce") return { int8_mask: false, select_topk: 1 };
+  if (method === "ram") return { epsilon: 1e-5 };
+  if (method === "ramplus_tl") return { r: 0.1, alpha: 0.2, epsilon: 1e-5 };
   return {};
 }
 

@@ -8,5 +8,6 @@ import { specs as passthrough } from "./passthrough.js";
 import { specs as nearswap } from "./nearswap.js";
 import { specs as multislerp } from "./multislerp.js";
 import { specs as sce } from "./sce.js";
+import { specs as ram } from "./ram.js";
 
-export const specs: FunctionSpec[] = [...linear, ...gta, ...slerp, ...modelStock, ...passthrough, ...nearswap, ...multislerp, ...sce];
+export const specs: FunctionSpec[] = [...linear, ...gta, ...slerp, ...modelStock, ...passthrough, ...nearswap, ...multislerp, ...sce, ...ram];

@@ -51,7 +51,7 @@ describe("every method on the tiny-llama fixtures", () => {
 
   it("registers the methods of the design", () => {
     expect(methods.map((s) => s.name).sort()).toEqual(
-      ["average", "breadcrumbs", "breadcrumbs_ties", "dare_linear", "dare_ties", "della", "della_linear", "linear", "model_stock", "multislerp", "nearswap", "passthrough", "sce", "slerp", "task_arithmetic", "ties"].sort(),
+      ["average", "breadcrumbs", "breadcrumbs_ties", "dare_linear", "dare_ties", "della", "della_linear", "linear", "model_stock", "multislerp", "nearswap", "passthrough", "ram", "ramplus_tl", "sce", "slerp", "task_arithmetic", "ties"].sort(),
     );
   });
 
