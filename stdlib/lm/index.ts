@@ -130,3 +130,4 @@ export { loadTokenizer, TextTokenizer } from "./tokenizer.js";
 export { streamModel, memoryWeights, type WeightSource } from "./weights.js";
 export { readTexts, readChoiceItems } from "./data.js";
 export { trainCausalLm, saveCausalLm, initialWeights, byteTokenizerJson, windowLoss, type TrainSpec } from "./train.js";
+export { buildZoo, genreData, choiceItems, byteStream, cleanText, GENRES, DEFAULT_ZOO, type Zoo, type ZooSpec, type Genre } from "./zoo.js";
