@@ -107,6 +107,7 @@ export async function save(whole: ModelValue, req: SaveRequest): Promise<SaveSum
     cwd: req.cwd,
     extraFiles: { ...(whole.outputFiles ?? {}), "README.md": cardFor(whole, { ...req, path: path.relative(req.cwd, output) || "." }) },
     numLayers: whole.numLayers,
+    wholeShapes: Object.fromEntries([...whole.tensors].map(([n, t]) => [n, t.shape])),
   });
 }
 

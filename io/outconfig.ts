@@ -8,6 +8,9 @@
  */
 import { configField, EMBEDDING_TENSORS, isTied, TIED_PAIRS, type HfConfig } from "./hfconfig.js";
 
+/** Architectures whose transformers config class ties the head by default (their saved config.json omits the flag). */
+const TIED_BY_DEFAULT = new Set(["gemma", "gemma2", "gemma3", "gemma3_text", "gpt2", "opt", "bloom"]);
+
 /** safetensors dtype → transformers' torch_dtype name. */
 const TORCH_DTYPE: Record<string, string> = { F32: "float32", F16: "float16", BF16: "bfloat16", F64: "float64" };
 
@@ -54,7 +57,11 @@ export function outputHfConfig(cfg: HfConfig, facts: OutputFacts): HfConfig {
     // tied or untied as written: a written head (lm_head.weight …) is the model's own; none: the embeddings serve
     const names = new Set(facts.tensorNames);
     const pair = TIED_PAIRS.find(([, embed]) => names.has(embed));
-    if (pair && names.has(pair[0]) === isTied(out)) {
+    // an explicit flag that disagrees with what was written, or no flag on an architecture whose transformers
+    // default ties (a head written there would be ignored); an absent flag elsewhere is left as it is
+    const explicit = typeof out.tie_word_embeddings === "boolean" || typeof (out.text_config as HfConfig | undefined)?.tie_word_embeddings === "boolean";
+    const tiedByDefault = TIED_BY_DEFAULT.has(String(out.model_type));
+    if (pair && names.has(pair[0]) === isTied(out) && (explicit || tiedByDefault)) {
       const tie = !names.has(pair[0]);
       out.tie_word_embeddings = tie;
       const tc = out.text_config as HfConfig | undefined;

@@ -32,6 +32,8 @@ export interface SaveOptions extends ExecOptions {
   cwd?: string;
   /** Layers of the whole output (config.json's layer count; default: the model's own, from its tensor names). */
   numLayers?: number;
+  /** Shapes of every tensor of the whole output (a shard writes only some): config.json's vocab_size and tie_word_embeddings. */
+  wholeShapes?: Record<string, number[]>;
 }
 
 export interface SaveSummary {
@@ -78,7 +80,7 @@ export async function saveModel(model: ModelValue, dir: string, opts: SaveOption
     metadata: { ...provenance(model, plan, opts.cwd ?? process.cwd()), ...(opts.metadata ?? {}) },
     copyFrom: model.origin?.path,
     extraFiles: opts.extraFiles,
-    configFacts: { numLayers: opts.numLayers ?? model.numLayers },
+    configFacts: { numLayers: opts.numLayers ?? model.numLayers, shapes: opts.wholeShapes ?? Object.fromEntries([...model.tensors].map(([n, t]) => [n, t.shape])) },
   });
   try {
     const run = await execute(plan, { ...opts, layouts: [writer.describe()] });
