@@ -10,6 +10,9 @@
  * The inputs are regenerated here by an independent generator (reference/gen_checkpoints.py, numpy
  * only) and checked against the digest the references were computed from.
  *
+ * Every config that runs is also translated by `mergelab from-mergekit` and the script run: its tensors
+ * must equal the YAML run's bit for bit.
+ *
  * Verdicts: "match" = same tensors, same dtypes, every element within one ulp of the output dtype,
  * and the same layer count / torch_dtype in config.json; "documented difference" = differs by a rule
  * docs/methods.md lists (the reason is printed); "refused (as mergekit)" = both refuse. Each config's
@@ -327,6 +330,23 @@ describe.skipIf(!py)(`mergekit conformance (references from mergekit ${expected.
         row.detail = reason;
       }
       rows.push(row);
+      if (run.code === 0) {
+        // from-mergekit's script, run as a script, writes the same tensors bit for bit
+        const scriptOut = path.join(work, "out", `${name}-script`);
+        const printed = runCli(["from-mergekit", path.join(configsDir, f), scriptOut], { cwd: path.join(work, "models") });
+        expect(printed.code, printed.stderr).toBe(0);
+        const script = path.join(work, "models", `${name}.mlab`);
+        fs.writeFileSync(script, printed.stdout);
+        const viaScript = runCli(["run", script, "--quiet", "--workers", "0"], { cwd: path.join(work, "models") });
+        expect(viaScript.code, viaScript.stderr).toBe(0);
+        const a = readCheckpoint(out);
+        const b = readCheckpoint(scriptOut);
+        expect([...b.keys()]).toEqual([...a.keys()]);
+        for (const [t, x] of a) {
+          expect(b.get(t)!.dtype, t).toBe(x.dtype);
+          expect(Buffer.from(b.get(t)!.values.buffer).equals(Buffer.from(x.values.buffer)), `${name}: ${t} differs between the YAML run and from-mergekit's script`).toBe(true);
+        }
+      }
       expect(`${row.verdict}: ${row.detail}`.startsWith(want === "documented difference" ? "documented difference" : `${want}:`), `${name}: ${row.verdict}: ${row.detail}`).toBe(true);
     });
   }
