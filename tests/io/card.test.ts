@@ -53,7 +53,7 @@ describe("model card, built from the saved model's plan", () => {
     expect(card).toContain("This model was merged using the [ties](https://arxiv.org/abs/2306.01708) merge method using models/f16 as a base.");
     expect(card).toContain("The following models were included in the merge:\n* models/bf16\n* models/f32.safetensors\n");
     // the resolved parameters, defaults included
-    expect(card).toMatch(/- `ties\(\[models\/bf16, models\/f32\.safetensors\], base=models\/f16, k=0\.3, scope="tensor", λ=1, normalize=true\)`/);
+    expect(card).toMatch(/- `ties\(\[models\/bf16, models\/f32\.safetensors\], base=models\/f16, k=0\.3, scope="tensor", ties="keep", rescale=false, λ=1, normalize=true\)`/);
   });
 
   it("holds the recipe verbatim, the tool version and the date", () => {
