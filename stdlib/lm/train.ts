@@ -145,12 +145,13 @@ export async function trainCausalLm(hfConfig: Record<string, unknown>, init: Rec
   }
 }
 
-/** Write weights as a Hugging Face checkpoint directory with its config.json and tokenizer.json. */
-export async function saveCausalLm(dir: string, hfConfig: Record<string, unknown>, weights: Record<string, Float32Array>, tokenizerJson: object, opts: { overwrite?: boolean } = {}): Promise<void> {
+/** Write weights as a Hugging Face checkpoint directory with its config.json and tokenizer.json; `label` is the name recorded in its metadata (default: `dir`). */
+export async function saveCausalLm(dir: string, hfConfig: Record<string, unknown>, weights: Record<string, Float32Array>, tokenizerJson: object, opts: { overwrite?: boolean; label?: string } = {}): Promise<void> {
   const cfg = parseConfig(hfConfig);
   const store = new Map<string, MemoryTensor>();
   for (const [name, shape] of Object.entries(llamaTensorShapes(cfg))) store.set(name, { shape, dtype: "F32", data: weights[name] });
-  await saveModel(modelFromArrays(store, dir), dir, {
+  // the label is recorded in the safetensors metadata (mergelab_model): default the directory
+  await saveModel(modelFromArrays(store, opts.label ?? dir), dir, {
     dtype: "f32",
     overwrite: opts.overwrite,
     extraFiles: { "config.json": JSON.stringify({ ...hfConfig, torch_dtype: "float32" }, null, 2) + "\n", "tokenizer.json": JSON.stringify(tokenizerJson) },

@@ -252,13 +252,13 @@ export async function buildZoo(opts: { cacheDir: string; nodeModules?: string; s
     const t = Date.now();
     const base = await trainCausalLm(spec.config, initialWeights(parseConfig(spec.config), spec.base.seed), byteStream(mixture), spec.base);
     loss.base = base.loss;
-    await saveCausalLm(p.base, spec.config, base.weights, tokenizer);
+    await saveCausalLm(p.base, spec.config, base.weights, tokenizer, { label: `lm-zoo-${key}/base` });
     opts.log?.(`trained base (${spec.base.steps} steps, loss ${base.loss.toFixed(3)}, ${((Date.now() - t) / 1000).toFixed(1)} s)`);
     for (const g of genres) {
       const t1 = Date.now();
       const e = await trainCausalLm(spec.config, base.weights, byteStream(g.heldIn.map((d) => d.text)), spec.expert);
       loss[`expert-${g.genre}`] = e.loss;
-      await saveCausalLm(p.experts[g.genre], spec.config, e.weights, tokenizer);
+      await saveCausalLm(p.experts[g.genre], spec.config, e.weights, tokenizer, { label: `lm-zoo-${key}/expert-${g.genre}` });
       opts.log?.(`trained expert-${g.genre} (${spec.expert.steps} steps, loss ${e.loss.toFixed(3)}, ${((Date.now() - t1) / 1000).toFixed(1)} s)`);
     }
     const manifest = { key, documents, loss, seconds: (Date.now() - t0) / 1000, spec };

@@ -159,6 +159,13 @@ describe("building the zoo", () => {
     expect(lines).toHaveLength(5);
     expect(again.manifest).toEqual(zoo.manifest);
 
+    // rebuilt elsewhere: the same bytes (the metadata names the zoo, not the temporary directory it was trained in)
+    const elsewhere = await buildZoo({ cacheDir: dir(), nodeModules: nm, spec });
+    expect(elsewhere.built).toBe(true);
+    const bytes = (z: typeof zoo, m: string) => fs.readFileSync(path.join(z.dir, m, "model.safetensors"));
+    for (const m of ["base", "expert-typings"]) expect(bytes(elsewhere, m).equals(bytes(zoo, m)), m).toBe(true);
+    expect(bytes(zoo, "base").toString("latin1")).toContain(`"mergelab_model":"lm-zoo-${zoo.manifest.key}/base"`);
+
     fs.appendFileSync(path.join(nm, "beta", "README.md"), " changed");
     const changed = await buildZoo({ cacheDir: cache, nodeModules: nm, spec });
     expect(changed.built).toBe(true);
