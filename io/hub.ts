@@ -25,7 +25,14 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createHash } from "node:crypto";
-import { downloadFile, listFiles, modelInfo, getRepoFolderName, HubApiError, parseSafetensorsMetadata, type ListFileEntry } from "@huggingface/hub";
+import type { ListFileEntry } from "@huggingface/hub";
+
+type HubLib = typeof import("@huggingface/hub");
+let hubLib: HubLib | undefined;
+/** The Hub client, loaded only when the Hub is contacted (it is a large module graph: not at `check` of local paths). */
+async function hub(): Promise<HubLib> {
+  return (hubLib ??= await import("@huggingface/hub"));
+}
 import { MergelabError } from "../core/errors.js";
 
 export const HUB_URL_DEFAULT = "https://huggingface.co";
@@ -116,7 +123,8 @@ export function hubEndpoint(env: Env = process.env): string {
 
 /** The folder of a model repo in the cache: models--org--name. */
 export function repoCacheDir(cacheDir: string, repo: string): string {
-  return path.join(cacheDir, getRepoFolderName({ type: "model", name: repo }));
+  // huggingface_hub's repo_folder_name (and @huggingface/hub's getRepoFolderName): models--org--name
+  return path.join(cacheDir, `models--${repo.split("/").join("--")}`);
 }
 
 /**
@@ -248,6 +256,7 @@ async function download(ref: HubRef, cacheDir: string, opts: ResolveOptions, env
 
   let commit: string = ref.revision;
   if (!COMMIT.test(commit)) {
+    const { modelInfo } = await hub();
     const info = await modelInfo({ name: ref.repo, revision: ref.revision, additionalFields: ["sha"], ...common }).catch(fail);
     const sha = (info as { sha?: unknown }).sha;
     if (typeof sha !== "string" || !COMMIT.test(sha)) throw new MergelabError(`${id}: the Hub did not say which commit '${ref.revision}' is (${hubUrl})`);
@@ -256,6 +265,7 @@ async function download(ref: HubRef, cacheDir: string, opts: ResolveOptions, env
 
   const entries: ListFileEntry[] = [];
   try {
+    const { listFiles } = await hub();
     for await (const e of listFiles({ repo, revision: commit, recursive: false, ...common })) entries.push(e);
   } catch (e) {
     fail(e);
@@ -337,7 +347,7 @@ async function fetchBlob(
   const hash = createHash("sha256");
   if (sha256 && have > 0) await hashFile(incomplete, hash);
   if (have < size || size === 0) {
-    const remote = await downloadFile({ repo, path: file, revision: commit, ...common });
+    const remote = await (await hub()).downloadFile({ repo, path: file, revision: commit, ...common });
     if (!remote) throw new MergelabError(`${id}: ${file} is listed by the Hub but could not be downloaded (not found)`);
     if (remote.size !== size) throw new MergelabError(`${id}: ${file}: the Hub reports ${remote.size} bytes, its listing ${size}`);
     const part = have > 0 ? remote.slice(have) : remote;
@@ -396,7 +406,7 @@ function link(blob: string, pointer: string): void {
 
 function hubError(id: string, e: unknown, hubUrl: string, cacheDir: string, ref: HubRef, hadToken: boolean): MergelabError {
   if (e instanceof MergelabError) return e;
-  if (e instanceof HubApiError) {
+  if (hubLib && e instanceof hubLib.HubApiError) {
     if (e.statusCode === 401 || e.statusCode === 403) {
       return new MergelabError(
         `${id}: the Hub refused access (HTTP ${e.statusCode}): the model is gated or private. ` +
@@ -452,6 +462,7 @@ export async function fetchHubHeaders(refText: string | HubRef, opts: ResolveOpt
   const common = { hubUrl, revision: ref.revision, ...(accessToken ? { accessToken } : {}), ...(opts.fetch ? { fetch: opts.fetch } : {}) };
   const repo = { type: "model" as const, name: ref.repo };
   try {
+    const { parseSafetensorsMetadata, downloadFile } = await hub();
     const parsed = await parseSafetensorsMetadata({ repo, ...common });
     const headers = parsed.sharded ? Object.values(parsed.headers) : [parsed.header];
     const tensors: RemoteTensor[] = [];

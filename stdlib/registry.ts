@@ -11,7 +11,7 @@ import { specs as analysis } from "./analysis.js";
 import { specs as builtins } from "./builtins.js";
 import { specs as plots } from "./plot.js";
 import { specs as evaluation } from "./eval/index.js";
-import { specs as languageModels } from "./lm/index.js";
+import { specs as languageModels } from "./lm/specs.js";
 import { specs as tables } from "./tables.js";
 import { specs as lists } from "./lists.js";
 
