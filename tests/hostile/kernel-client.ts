@@ -8,10 +8,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHmac, randomUUID } from "node:crypto";
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import * as zmq from "zeromq";
 import { repoRoot, tempDir } from "../helpers.js";
+import { freePort } from "../kernel/client.js";
 
 export interface Reply {
   header: Record<string, any>;
@@ -19,16 +19,6 @@ export interface Reply {
   content: Record<string, any>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}
 
 export class RawKernel {
   readonly session = randomUUID();
