@@ -19,7 +19,13 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { Tokenizer } from "@huggingface/tokenizers";
+import { createRequire } from "node:module";
+import type { Tokenizer } from "@huggingface/tokenizers";
+
+// Loaded when a vocabulary is first read (its CommonJS build, synchronously), not at every start.
+let tokenizerClass: typeof Tokenizer | undefined;
+const TokenizerClass = (): typeof Tokenizer =>
+  (tokenizerClass ??= (createRequire(import.meta.url)("@huggingface/tokenizers") as typeof import("@huggingface/tokenizers")).Tokenizer);
 import { MergelabError } from "../core/errors.js";
 
 export interface AddedTokenJson {
@@ -69,7 +75,7 @@ export function readModelVocab(dir: string, label: string, vocabSize?: number): 
   const tokenizerConfig = fs.existsSync(cfgFile) ? readJson(cfgFile) : {};
   let tok: Tokenizer;
   try {
-    tok = new Tokenizer(tokenizerJson, tokenizerConfig);
+    tok = new (TokenizerClass())(tokenizerJson, tokenizerConfig);
   } catch (e) {
     throw new MergelabError(`${file}: not a tokenizer the tokenizers library can read (${(e as Error).message})`, { file });
   }
