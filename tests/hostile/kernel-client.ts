@@ -11,7 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import * as zmq from "zeromq";
 import { repoRoot, tempDir } from "../helpers.js";
-import { freePort } from "../kernel/client.js";
+import { freePort, waitUntil } from "../kernel/client.js";
 
 export interface Reply {
   header: Record<string, any>;
@@ -109,16 +109,8 @@ export class RawKernel {
     return { id: header.msg_id!, frames };
   }
 
-  async waitFor(pred: () => boolean, timeoutMs: number): Promise<void> {
-    const end = Date.now() + timeoutMs;
-    while (!pred()) {
-      const left = end - Date.now();
-      if (left <= 0) throw new Error("timed out");
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, Math.min(left, 100));
-        this.waiters.push(() => (clearTimeout(t), r()));
-      });
-    }
+  waitFor(pred: () => boolean, timeoutMs: number): Promise<void> {
+    return waitUntil(pred, timeoutMs, this.waiters, 100);
   }
 
   async reply(channel: "shell" | "control", msgId: string, timeoutMs = 30_000): Promise<Reply> {

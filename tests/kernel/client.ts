@@ -29,6 +29,22 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Resolve once `pred()` holds: re-checked whenever a message arrives (the receive loop calls every
+ * function in `waiters`) and at least every `pollMs`; throws "timed out" after `timeoutMs`.
+ */
+export async function waitUntil(pred: () => boolean, timeoutMs: number, waiters: Array<() => void>, pollMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!pred()) {
+    const left = end - Date.now();
+    if (left <= 0) throw new Error("timed out");
+    await new Promise<void>((r) => {
+      const t = setTimeout(r, Math.min(left, pollMs));
+      waiters.push(() => (clearTimeout(t), r()));
+    });
+  }
+}
+
 export class TestClient {
   readonly session = randomUUID();
   readonly iopubLog: Msg[] = [];
@@ -109,16 +125,8 @@ export class TestClient {
     return header.msg_id;
   }
 
-  async waitFor(pred: () => boolean, timeoutMs: number): Promise<void> {
-    const end = Date.now() + timeoutMs;
-    while (!pred()) {
-      const left = end - Date.now();
-      if (left <= 0) throw new Error("timed out");
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, Math.min(left, 200));
-        this.waiters.push(() => (clearTimeout(t), r()));
-      });
-    }
+  waitFor(pred: () => boolean, timeoutMs: number): Promise<void> {
+    return waitUntil(pred, timeoutMs, this.waiters, 200);
   }
 
   async reply(channel: "shell" | "control", msgId: string, timeoutMs = 60_000): Promise<Msg> {
