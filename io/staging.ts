@@ -150,7 +150,7 @@ export function replaceDir(tempDir: string, target: string, owner: Owner = newOw
   const parent = path.dirname(target);
   const old = path.join(parent, `.${path.basename(target)}.old-${owner.id}`);
   const journal = path.join(parent, `${journalPrefix(target)}${owner.id}`);
-  writeDurably(journal, JSON.stringify({ ...owner, temp: path.basename(tempDir), old: path.basename(old) }));
+  writeDurably(journal, JSON.stringify({ ...owner, temp: path.basename(tempDir), old: path.basename(old) }), "commit:journal-partial");
   crashPoint("commit:journaled");
   fs.renameSync(target, old);
   crashPoint("commit:old-moved");
@@ -168,7 +168,7 @@ export function replaceDir(tempDir: string, target: string, owner: Owner = newOw
 }
 
 /** Write a small file atomically and durably (temp file, fsync, rename). */
-export function writeDurably(file: string, text: string): void {
+export function writeDurably(file: string, text: string, crashStep?: string): void {
   const tmp = `${file}.partial`;
   const fd = fs.openSync(tmp, "w");
   try {
@@ -177,6 +177,7 @@ export function writeDurably(file: string, text: string): void {
   } finally {
     fs.closeSync(fd);
   }
+  if (crashStep) crashPoint(crashStep);
   fs.renameSync(tmp, file);
 }
 
@@ -218,18 +219,23 @@ export function recoverCommits(target: string): void {
     fs.rmSync(journal, { force: true });
   }
   for (const name of names) {
-    // a journal killed while being written: no rename had started
-    if (name.startsWith(prefix) && name.endsWith(".partial") && Date.now() - safeMtime(path.join(parent, name)) > 1000) {
-      fs.rmSync(path.join(parent, name), { force: true });
-    }
+    // A journal killed while being written: no rename had started. Its writer
+    // is the owner of the temp dir with the same id; the journal goes once
+    // that owner is gone (or the temp dir is, which its owner never removes
+    // before the journal is complete).
+    if (!name.startsWith(prefix) || !name.endsWith(".partial")) continue;
+    const id = name.slice(prefix.length, -".partial".length);
+    const temp = names.find((n) => n.startsWith(`.${path.basename(target)}.tmp-`) && ownerId(path.join(parent, n, OWNER_FILE)) === id);
+    if (temp === undefined || ownerGone(path.join(parent, temp, OWNER_FILE))) fs.rmSync(path.join(parent, name), { force: true });
   }
 }
 
-function safeMtime(file: string): number {
+function ownerId(file: string): string | undefined {
   try {
-    return fs.statSync(file).mtimeMs;
+    const id = (JSON.parse(fs.readFileSync(file, "utf8")) as Partial<Owner>).id;
+    return typeof id === "string" ? id : undefined;
   } catch {
-    return Date.now();
+    return undefined;
   }
 }
 

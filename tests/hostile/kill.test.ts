@@ -55,7 +55,7 @@ function killAfter(args: string[], cwd: string, ms: number, env: Record<string, 
 const OLD = 'a = load("models/a")\nb = load("models/b")\nsave(a * 2, "out", overwrite=true, shard_size="3MB")\n';
 const NEW = 'a = load("models/a")\nb = load("models/b")\nsave(a + b, "out", overwrite=true, shard_size="3MB")\n';
 
-const COMMIT_STEPS = ["commit:journaled", "commit:old-moved", "commit:new-moved", "commit:old-removed"];
+const COMMIT_STEPS = ["commit:journal-partial", "commit:journaled", "commit:old-moved", "commit:new-moved", "commit:old-removed"];
 const FINALIZE_STEPS = ["finalize:journaled", "finalize:side-files", "finalize:moved-1", "finalize:moved-2", "finalize:index", "finalize:done"];
 
 describe("SIGKILL during an overwriting run", () => {
