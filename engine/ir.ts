@@ -15,6 +15,15 @@
  *   m = clamp(round(m), 1, n), NaNs ignored (NaN when all are NaN);
  * - `rand` is uniform in [0, 1), a counter-based hash of (seed, stream,
  *   tensor name, element index): independent of chunking, workers and order;
+ * - row statistics (`sumAlong`, `maxAlong`, `minAlong` over an `axis`) are
+ *   scalar nodes with an `axis`: one float64 value per row, accumulated in
+ *   element order within the row (so chunking does not change them either).
+ *   Axis -1: a row is every element with the same index in all dims but the
+ *   last (row r = floor(i / shape[-1])); axis 0: every element with the same
+ *   index in all dims but the first (row r = i mod (n / shape[0]), torch's
+ *   reductions over `dim=0`). A 1-D tensor is one row for both. Arithmetic on
+ *   them (with whole-tensor scalars) is per row, in float64; a vector op reads
+ *   its element's row value;
  * - `indexHi` / `indexLo` are the element's index in the tensor split as
  *   hi·4096 + lo (both exact float32s for tensors of up to 2^36 elements):
  *   what breaks ties by position (mergekit's exact trim count).
@@ -37,6 +46,10 @@ export type BinaryOp =
   | "add" | "sub" | "mul" | "div" | "min" | "max" | "pow"
   | "gt" | "ge" | "lt" | "le" | "eq" | "ne" | "and" | "or";
 export type ReduceOp = "sum" | "max" | "min";
+/** Row reductions (see the file comment): one value per row along `axis`. */
+export type AxisReduceOp = "sumAlong" | "maxAlong" | "minAlong";
+/** -1: reduce over the last dim (a value per leading index); 0: over the first dim. */
+export type Axis = -1 | 0;
 
 export type Node =
   /** Input tensor `tensor` of input model `model` (an index into the plan's inputs), decoded to float32. */
@@ -51,6 +64,7 @@ export type Node =
   | N<BinaryOp, undefined>
   | N<"where", undefined>
   | N<ReduceOp, undefined>
+  | N<AxisReduceOp, { axis: Axis }>
   | N<"kth", undefined>
   /**
    * Model-scope statistic: the m-th largest value of `src[0]` over EVERY output
@@ -67,13 +81,17 @@ interface N<Op extends string, Arg> {
   readonly op: Op;
   readonly src: readonly Node[];
   readonly arg: Arg;
-  /** true for whole-tensor values (constants, statistics and arithmetic on them). */
+  /** true for whole-tensor values (constants, statistics and arithmetic on them) and row values. */
   readonly scalar: boolean;
+  /** Set on row values (scalar nodes that depend on a row reduction): the axis of their rows. */
+  readonly axis?: Axis;
 }
 
 const UNARY = new Set<string>(["neg", "abs", "sign", "sqrt", "exp", "log", "floor", "not", "isfinite", "sin", "acos", "fround"]);
 const BINARY = new Set<string>(["add", "sub", "mul", "div", "min", "max", "pow", "gt", "ge", "lt", "le", "eq", "ne", "and", "or"]);
 const REDUCE = new Set<string>(["sum", "max", "min"]);
+const AXIS_REDUCE = new Set<string>(["sumAlong", "maxAlong", "minAlong"]);
+export const isAxisReduce = (op: string): op is AxisReduceOp => AXIS_REDUCE.has(op);
 export const isUnary = (op: string): op is UnaryOp => UNARY.has(op);
 export const isBinary = (op: string): op is BinaryOp => BINARY.has(op);
 export const isReduce = (op: string): op is ReduceOp => REDUCE.has(op);
@@ -109,7 +127,17 @@ export class Graph {
     const key = `${op}|${src.map((s) => s.id).join(",")}|${arg === undefined ? "" : JSON.stringify(arg)}`;
     let node = this.nodes.get(key);
     if (!node) {
-      node = Object.freeze({ id: this.nextId++, op, src: Object.freeze(src), arg, scalar }) as Node;
+      // a row value: a row reduction, or scalar arithmetic on one (a whole-tensor reduction of it is whole-tensor)
+      let axis: Axis | undefined;
+      if (isAxisReduce(op)) axis = (arg as { axis: Axis }).axis;
+      else if (scalar && !(REDUCE.has(op) && src.length === 1) && op !== "kth" && op !== "kthModel") {
+        for (const s of src) {
+          if (s.axis === undefined) continue;
+          if (axis !== undefined && axis !== s.axis) throw new Error(`plan: ${op} mixes row values of axis ${axis} and ${s.axis}`);
+          axis = s.axis;
+        }
+      }
+      node = Object.freeze(axis === undefined ? { id: this.nextId++, op, src: Object.freeze(src), arg, scalar } : { id: this.nextId++, op, src: Object.freeze(src), arg, scalar, axis }) as Node;
       this.nodes.set(key, node);
     }
     return node;
@@ -153,9 +181,15 @@ export class Graph {
   reduce(op: ReduceOp, a: Node): Node {
     return this.make(op, [a], undefined, true);
   }
+  /** One value per row of `a` along `axis` (see the file comment): the row's sum, max or min. */
+  reduceAlong(op: "sum" | "max" | "min", a: Node, axis: Axis): Node {
+    return this.make(`${op}Along` as AxisReduceOp, [a], { axis }, true);
+  }
   /** The m-th largest value of `a` over the whole tensor (m clamped to [1, n]). */
   kth(a: Node, m: Operand): Node {
-    return this.make("kth", [a, this.lift(m)], undefined, true);
+    const mm = this.lift(m);
+    if (a.axis !== undefined || mm.axis !== undefined) throw new Error("plan: kth of a row value is not supported");
+    return this.make("kth", [a, mm], undefined, true);
   }
   /** The m-th largest of `a` over all tensors that use `key` (model-scope statistic, see the Node type). */
   kthModel(key: string, a: Node, m: number): Node {
@@ -258,6 +292,8 @@ export interface NaiveEnv {
   /** The output tensor's name (keys rand). */
   tensor: string;
   numel: number;
+  /** The tensor's shape (rows of row statistics); default [numel]. */
+  shape?: readonly number[];
   /** Decoded float32 input data, by `${model}\u0000${tensor}`. */
   inputs: Map<string, Float32Array>;
   /** Values of model-scope statistics (kthModel), by key: computed by the caller over all tensors. */
@@ -279,15 +315,40 @@ export function kthLargestNaive(values: Float32Array, m: number): number {
   return finiteOrInf[mm - 1] + 0;
 }
 
-/** Evaluate a node over a whole tensor: Float32Array for vectors, number for scalars. */
-export function evaluateNaive(root: Node, env: NaiveEnv): Float32Array | number {
-  const memo = new Map<number, Float32Array | number>();
+/**
+ * Rows of a tensor along `axis` (see the file comment): how many, and the row of element i.
+ * Axis -1: rows of shape[-1] consecutive elements; axis 0: element i is in row i mod (n / shape[0]).
+ */
+export function rowLayout(shape: readonly number[], numel: number, axis: Axis): { count: number; last: number; inner: number } {
+  const last = shape.length ? shape[shape.length - 1] : 1;
+  const inner = shape.length && shape[0] > 0 ? numel / shape[0] : 1;
+  return { count: numel === 0 ? 0 : axis === -1 ? numel / last : inner, last, inner };
+}
+export const rowOf = (axis: Axis, i: number, last: number, inner: number): number => (axis === -1 ? Math.floor(i / last) : i % inner);
+
+/**
+ * Evaluate a node over a whole tensor: Float32Array for vectors, number for
+ * scalars, Float64Array (one value per row) for row values.
+ */
+export function evaluateNaive(root: Node, env: NaiveEnv): Float32Array | Float64Array | number {
+  type V = Float32Array | Float64Array | number;
+  const memo = new Map<number, V>();
   const n = env.numel;
-  const asVec = (v: Float32Array | number): Float32Array => (typeof v === "number" ? new Float32Array(n).fill(v) : v);
-  const ev = (node: Node): Float32Array | number => {
+  const shape = env.shape ?? [n];
+  const lay = { [-1]: rowLayout(shape, n, -1), 0: rowLayout(shape, n, 0) } as Record<Axis, ReturnType<typeof rowLayout>>;
+  const row = (axis: Axis, i: number) => rowOf(axis, i, lay[axis].last, lay[axis].inner);
+  // a value per element: scalars and row values broadcast, rounded to float32 (what a statistic over them sees)
+  const asVec = (v: V, node: Node): Float32Array => {
+    if (typeof v === "number") return new Float32Array(n).fill(v);
+    if (v instanceof Float32Array) return v;
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = v[row(node.axis!, i)];
+    return out;
+  };
+  const ev = (node: Node): V => {
     const hit = memo.get(node.id);
     if (hit !== undefined) return hit;
-    let out: Float32Array | number;
+    let out: V;
     const op = node.op;
     if (op === "input") {
       const { model, tensor } = node.arg as { model: number; tensor: string };
@@ -306,8 +367,20 @@ export function evaluateNaive(root: Node, env: NaiveEnv): Float32Array | number 
     } else if (op === "indexHi" || op === "indexLo") {
       out = new Float32Array(n);
       for (let i = 0; i < n; i++) out[i] = op === "indexHi" ? Math.floor(i / INDEX_UNIT) : i % INDEX_UNIT;
+    } else if (isAxisReduce(op)) {
+      const axis = node.axis!;
+      const a = asVec(ev(node.src[0]), node.src[0]);
+      const acc = new Float64Array(lay[axis].count).fill(op === "sumAlong" ? 0 : op === "maxAlong" ? -Infinity : Infinity);
+      for (let i = 0; i < n; i++) {
+        const x = a[i];
+        const r = row(axis, i);
+        if (op === "sumAlong") acc[r] += x;
+        else if (Number.isNaN(x)) continue;
+        else acc[r] = op === "maxAlong" ? Math.max(acc[r], x) : Math.min(acc[r], x);
+      }
+      out = acc;
     } else if (isReduceNode(node)) {
-      const a = asVec(ev(node.src[0]));
+      const a = asVec(ev(node.src[0]), node.src[0]);
       let acc = op === "sum" ? 0 : op === "max" ? -Infinity : Infinity;
       for (let i = 0; i < n; i++) {
         const x = a[i];
@@ -322,15 +395,26 @@ export function evaluateNaive(root: Node, env: NaiveEnv): Float32Array | number 
       if (v === undefined) throw new Error(`naive eval: no model statistic '${key}'`);
       out = v;
     } else if (op === "kth") {
-      out = kthLargestNaive(asVec(ev(node.src[0])), ev(node.src[1]) as number);
+      out = kthLargestNaive(asVec(ev(node.src[0]), node.src[0]), ev(node.src[1]) as number);
     } else {
       const srcs = node.src.map(ev);
-      if (node.scalar) {
-        const s = srcs as number[];
-        out = isUnary(op) ? applyUnary(op, s[0]) : isBinary(op) ? applyBinary(op, s[0], s[1]) : s[0] !== 0 ? s[1] : s[2];
+      const apply = (s: number[]) => (isUnary(op) ? applyUnary(op, s[0]) : isBinary(op) ? applyBinary(op, s[0], s[1]) : s[0] !== 0 ? s[1] : s[2]);
+      if (node.scalar && node.axis !== undefined) {
+        const v = new Float64Array(lay[node.axis].count);
+        for (let r = 0; r < v.length; r++) v[r] = apply(srcs.map((s) => (typeof s === "number" ? s : s[r])));
+        out = v;
+      } else if (node.scalar) {
+        out = apply(srcs as number[]);
       } else {
         const v = new Float32Array(n);
-        const get = srcs.map((s) => (typeof s === "number" ? () => s : (i: number) => s[i]));
+        const get = srcs.map((s, k) => {
+          if (typeof s === "number") return () => s;
+          if (s instanceof Float64Array) {
+            const axis = node.src[k].axis!;
+            return (i: number) => s[row(axis, i)];
+          }
+          return (i: number) => s[i];
+        });
         for (let i = 0; i < n; i++) {
           if (isUnary(op)) v[i] = applyUnary(op, get[0](i));
           else if (isBinary(op)) v[i] = applyBinary(op, get[0](i), get[1](i));

@@ -20,7 +20,7 @@ import { MergelabError } from "../core/errors.js";
 import { compareTensorNames } from "../io/index.js";
 import { DTYPES, isComputedFloat, type DType } from "../io/index.js";
 import type { MimeBundle } from "../core/values.js";
-import { Graph, constValue, isReduceNode, type Node } from "./ir.js";
+import { Graph, constValue, isAxisReduce, isReduceNode, type Axis, type Node } from "./ir.js";
 import { formatCount, type ModelValue, type Source } from "./model.js";
 
 /** A node as plain data; `src` are indices into the job's node list (topological order). */
@@ -29,6 +29,8 @@ export interface SerialNode {
   src: number[];
   arg: unknown;
   scalar: boolean;
+  /** Row values (ir.ts): the axis of their rows. */
+  axis?: Axis;
 }
 
 /** One pass over a tensor's elements: the vectors it computes and what they feed. */
@@ -39,6 +41,8 @@ export interface PassSpec {
   inputs: number[];
   /** Reduce nodes accumulated in this pass (final after it). */
   reduces: number[];
+  /** Row reductions (sumAlong, …) accumulated in this pass, one float64 accumulator per row (final after it). */
+  axisReduces?: number[];
   /** kth / kthModel nodes whose high-16-bit histogram is built in this pass. */
   kthHigh: number[];
   /** kth / kthModel nodes whose low-16-bit histogram (within the selected high bin) is built in this pass. */
@@ -107,7 +111,7 @@ function readiness(nodes: SerialNode[]): Readiness {
   nodes.forEach((n, i) => {
     const r = (j: number) => ready[j];
     if (n.op === "input" || n.op === "const" || n.op === "numel" || n.op === "rand" || n.op === "indexHi" || n.op === "indexLo" || n.op === "kthModel") ready[i] = 0;
-    else if (isReduceNode(n)) ready[i] = r(n.src[0]) + 1;
+    else if (isReduceNode(n) || isAxisReduce(n.op)) ready[i] = r(n.src[0]) + 1;
     else if (n.op === "kth") {
       const low = Math.max(r(n.src[0]) + 1, r(n.src[1]));
       kthHighPass.set(i, low - 1);
@@ -135,6 +139,7 @@ function passSpec(nodes: SerialNode[], feeds: number[], init: Partial<PassSpec>)
     vectors,
     inputs: vectors.filter((i) => nodes[i].op === "input"),
     reduces: init.reduces ?? [],
+    axisReduces: init.axisReduces ?? [],
     kthHigh: init.kthHigh ?? [],
     kthLow: init.kthLow ?? [],
     outputs: init.outputs ?? [],
@@ -159,11 +164,12 @@ export function schedulePasses(nodes: SerialNode[], outputs: JobOutput[], scalar
   const passes: PassSpec[] = [];
   for (let p = 0; p < count; p++) {
     const reduces = [...used].filter((i) => isReduceNode(nodes[i]) && ready[i] === p + 1).sort((a, b) => a - b);
+    const axisReduces = [...used].filter((i) => isAxisReduce(nodes[i].op) && ready[i] === p + 1).sort((a, b) => a - b);
     const kthHigh = [...used].filter((i) => kthHighPass.get(i) === p).sort((a, b) => a - b);
     const kthLow = [...used].filter((i) => kthHighPass.get(i) === p - 1).sort((a, b) => a - b);
     const outs = outputs.map((o, k) => (ready[o.node] === p ? k : -1)).filter((k) => k >= 0);
-    const feeds = [...reduces, ...kthHigh, ...kthLow].map((i) => nodes[i].src[0]).concat(outs.map((k) => outputs[k].node));
-    passes.push(passSpec(nodes, feeds, { reduces, kthHigh, kthLow, outputs: outs }));
+    const feeds = [...reduces, ...axisReduces, ...kthHigh, ...kthLow].map((i) => nodes[i].src[0]).concat(outs.map((k) => outputs[k].node));
+    passes.push(passSpec(nodes, feeds, { reduces, axisReduces, kthHigh, kthLow, outputs: outs }));
   }
   return passes;
 }
@@ -181,7 +187,11 @@ function serialize(roots: Node[]): { nodes: SerialNode[]; index: Map<number, num
   roots.forEach(visit);
   const originals = [...seen.values()].sort((a, b) => a.id - b.id);
   const index = new Map(originals.map((n, i) => [n.id, i]));
-  const nodes = originals.map((n) => ({ op: n.op, src: n.src.map((s) => index.get(s.id)!), arg: n.arg, scalar: n.scalar }));
+  const nodes = originals.map((n): SerialNode => {
+    const node: SerialNode = { op: n.op, src: n.src.map((s) => index.get(s.id)!), arg: n.arg, scalar: n.scalar };
+    if (n.axis !== undefined) node.axis = n.axis;
+    return node;
+  });
   return { nodes, index, originals };
 }
 
@@ -200,7 +210,8 @@ export function isSmallIntConst(n: SerialNode): boolean {
 function signatureOf(nodes: SerialNode[], outputs: JobOutput[], scalars: number[]): string {
   // structure only: constants, tensor names and seeds are runtime values
   // (whether a constant is exactly a float32 decides whether the fused code rounds after using it)
-  const body = nodes.map((n) => `${n.op}(${n.src.join(",")})${n.op === "const" ? (isSmallIntConst(n) ? "i" : isF32Const(n) ? "f" : "") : ""}`);
+  // (a row value's axis decides which row an element reads)
+  const body = nodes.map((n) => `${n.op}(${n.src.join(",")})${n.op === "const" ? (isSmallIntConst(n) ? "i" : isF32Const(n) ? "f" : "") : ""}${n.axis === undefined ? "" : `@${n.axis}`}`);
   return `${body.join(";")}|${outputs.map((o) => o.node).join(",")}|${scalars.join(",")}`;
 }
 
@@ -476,6 +487,7 @@ function passText(j: ComputeJob, p: PassSpec, k: number, label = `pass ${k + 1}`
   if (p.kthHigh.length) parts.push(`kth high bits %${p.kthHigh.join(", %")}`);
   if (p.kthLow.length) parts.push(`kth low bits %${p.kthLow.join(", %")}`);
   if (p.reduces.length) parts.push(`reduce %${p.reduces.join(", %")}`);
+  if (p.axisReduces?.length) parts.push(`row reduce %${p.axisReduces!.join(", %")}`);
   if (p.outputs.length) parts.push(`write ${p.outputs.map((o) => `%${j.outputs[o].node}`).join(", ")}`);
   return `${label}: reads ${p.inputs.length} input(s), ${p.vectors.length} fused vector op(s); ${parts.join("; ")}`;
 }
@@ -496,7 +508,7 @@ function explainText(plan: Plan): string {
     const more = jobs.length > 1 ? ` (and ${jobs.length - 1} more with the same graph)` : "";
     lines.push("");
     lines.push(`${j.name} [${j.shape.join(", ")}]${more}: ${j.nodes.length} nodes, ${j.passes.length} pass(es)`);
-    j.nodes.forEach((n, i) => lines.push(`  %${i} = ${nodeText(n, j.inputSources[i]?.source)}${n.scalar && n.op !== "const" ? "  (scalar)" : ""}`));
+    j.nodes.forEach((n, i) => lines.push(`  %${i} = ${nodeText(n, j.inputSources[i]?.source)}${n.axis !== undefined ? `  (per row, axis ${n.axis})` : n.scalar && n.op !== "const" ? "  (scalar)" : ""}`));
     if (j.modelPass) lines.push(`  ${passText(j, j.modelPass, 0, "model pre-pass (×2)")}`);
     j.passes.forEach((p, k) => lines.push(`  ${passText(j, p, k)}`));
   }

@@ -11,7 +11,21 @@ import { constValue, INDEX_UNIT, randAt, type Node } from "../ir.js";
 import { isF32Const, isSmallIntConst, type PassSpec, type SerialNode } from "../plan.js";
 
 /**
- * (I, O, S, A, H, B, RK, start, from, to): I input chunks (pass.inputs order), O output
+ * Row statistics of a job (ir.ts): G the known row values by node (Float64Array per row),
+ * GA the accumulators of the pass's axisReduces (read and written back), `last` = shape[-1]
+ * and `inner` = numel / shape[0] (row of element i: floor(i / last) for axis -1, i mod inner for axis 0).
+ */
+export interface RowState {
+  G: Array<Float64Array | undefined>;
+  GA: Float64Array[];
+  last: number;
+  inner: number;
+}
+
+export const NO_ROWS: RowState = { G: [], GA: [], last: 1, inner: 1 };
+
+/**
+ * (I, O, S, A, H, B, RK, start, from, to, R): I input chunks (pass.inputs order), O output
  * chunks (pass.outputs order), S scalar values by node, A accumulators (pass.reduces
  * order, read and written back), H histograms (high-bit slots, then kthLow), B selected
  * high bins (kthLow order), RK rand keys by node; computes chunk elements [from, to) of
@@ -28,6 +42,7 @@ export type PassFn = (
   start: number,
   from: number,
   to: number,
+  R?: RowState,
 ) => void;
 
 /**
@@ -39,8 +54,8 @@ export type PassFn = (
 export const SLICE = 1 << 14;
 
 /** Run `fn` over chunk elements [0, len) in slices. */
-export function runPass(fn: PassFn, I: Float32Array[], O: Float32Array[], S: Float64Array, A: Float64Array, H: Int32Array[], B: Int32Array, RK: Float64Array, start: number, len: number): void {
-  for (let from = 0; from < len; from += SLICE) fn(I, O, S, A, H, B, RK, start, from, Math.min(len, from + SLICE));
+export function runPass(fn: PassFn, I: Float32Array[], O: Float32Array[], S: Float64Array, A: Float64Array, H: Int32Array[], B: Int32Array, RK: Float64Array, start: number, len: number, R: RowState = NO_ROWS): void {
+  for (let from = 0; from < len; from += SLICE) fn(I, O, S, A, H, B, RK, start, from, Math.min(len, from + SLICE), R);
 }
 
 const cache = new Map<string, PassFn>();
@@ -61,7 +76,16 @@ export function generateSource(nodes: SerialNode[], pass: PassSpec, outputs: num
   const body: string[] = [];
   const post: string[] = [];
   const scalarsUsed = new Set<number>();
+  const rowsUsed = new Set<number>();
+  const rowVar = (axis: number) => (axis === -1 ? "rA" : "rB");
+  const axesUsed = new Set<number>();
   const ref = (i: number): string => {
+    const axis = nodes[i].axis;
+    if (axis !== undefined) {
+      rowsUsed.add(i);
+      axesUsed.add(axis);
+      return `g${i}[${rowVar(axis)}]`;
+    }
     if (nodes[i].scalar) {
       scalarsUsed.add(i);
       return `s${i}`;
@@ -146,6 +170,15 @@ export function generateSource(nodes: SerialNode[], pass: PassSpec, outputs: num
     else body.push(`{ const x = ${x}; if (x === x) a${k} = Math.${nodes[r].op}(a${k}, x); }`);
     post.push(`A[${k}] = a${k};`);
   });
+  (pass.axisReduces ?? []).forEach((r, k) => {
+    const x = elem(nodes[r].src[0]);
+    const axis = nodes[r].axis!;
+    axesUsed.add(axis);
+    const at = `ga${k}[${rowVar(axis)}]`;
+    pre.push(`const ga${k} = R.GA[${k}];`);
+    if (nodes[r].op === "sumAlong") body.push(`${at} += ${x};`);
+    else body.push(`{ const x = ${x}; if (x === x) ${at} = Math.${nodes[r].op === "maxAlong" ? "max" : "min"}(${at}, x); }`);
+  });
   // kth nodes over the same values share one high-bits histogram, and one key computation per element
   const high = highSlots(nodes, pass.kthHigh);
   high.sources.forEach((src, k) => {
@@ -167,6 +200,10 @@ export function generateSource(nodes: SerialNode[], pass: PassSpec, outputs: num
     body.push(`o${k}[i] = ${ref(outputs[o])};`);
   });
   for (const s of [...scalarsUsed].sort((x, y) => x - y)) pre.unshift(`const s${s} = S[${s}];`);
+  for (const r of [...rowsUsed].sort((x, y) => x - y)) pre.push(`const g${r} = R.G[${r}];`);
+  if (axesUsed.has(0)) body.unshift(`const rB = (start + i) % inner;`);
+  if (axesUsed.has(-1)) body.unshift(`const rA = Math.floor((start + i) / last);`);
+  if (axesUsed.size) pre.push("const last = R.last; const inner = R.inner;");
   if (usesRand) {
     // ir.ts randAt with the high word of the index hoisted out of the loop (valid unless the chunk crosses 2^32)
     pre.unshift(
@@ -181,7 +218,7 @@ export function generateSource(nodes: SerialNode[], pass: PassSpec, outputs: num
 function build(nodes: SerialNode[], pass: PassSpec, outputs: number[]): PassFn {
   const src = generateSource(nodes, pass, outputs);
   // F/Q: a float32 and its bits (the order-preserving radix key of kth); randAt: ir.ts's generator
-  const factory = new Function("randAt", "randLow", `"use strict";\nconst F = new Float32Array(1); const Q = new Int32Array(F.buffer);\nreturn function pass(I, O, S, A, H, B, RK, start, from, to) {\n${src}\n};`);
+  const factory = new Function("randAt", "randLow", `"use strict";\nconst F = new Float32Array(1); const Q = new Int32Array(F.buffer);\nreturn function pass(I, O, S, A, H, B, RK, start, from, to, R) {\n${src}\n};`);
   return factory(randAt, randLow) as PassFn;
 }
 

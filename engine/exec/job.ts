@@ -8,10 +8,10 @@
  */
 import { Checkpoint, type CheckpointDescription } from "../../io/index.js";
 import { DTYPES, type DType } from "../../io/index.js";
-import { applyBinary, applyUnary, constValue, isBinary, isReduceNode, isUnary, randKey, type Node } from "../ir.js";
+import { applyBinary, applyUnary, constValue, isAxisReduce, isBinary, isReduceNode, isUnary, randKey, rowLayout, type Axis, type Node } from "../ir.js";
 import type { CarryJob, ComputeJob, PassSpec } from "../plan.js";
 import { openComputed, type ComputedDescription, type ComputedReader } from "../computed.js";
-import { clampRank, compilePass, highSlots, histTotal, keyToFloat, runPass, selectBin } from "./compile.js";
+import { clampRank, compilePass, highSlots, histTotal, keyToFloat, runPass, selectBin, type RowState } from "./compile.js";
 
 /** A plan source as plain data (crosses to workers). */
 export type SourceDescription =
@@ -100,8 +100,15 @@ class ScalarState {
   readonly S: Float64Array;
   readonly known: Uint8Array;
   readonly RK: Float64Array;
+  /** Row values (by node) and the row layout: what pass functions read as R. */
+  readonly R: RowState;
+  private readonly rowCount: Record<Axis, number>;
   constructor(private readonly job: ComputeJob, modelValues: Record<string, number>) {
     const n = job.nodes.length;
+    const a = rowLayout(job.shape, job.numel, -1);
+    const b = rowLayout(job.shape, job.numel, 0);
+    this.rowCount = { [-1]: a.count, 0: b.count } as Record<Axis, number>;
+    this.R = { G: [], GA: [], last: a.last, inner: b.inner };
     this.S = new Float64Array(n);
     this.known = new Uint8Array(n);
     this.RK = new Float64Array(n);
@@ -121,14 +128,33 @@ class ScalarState {
     this.S[i] = v;
     this.known[i] = 1;
   }
+  setRows(i: number, v: Float64Array): void {
+    this.R.G[i] = v;
+    this.known[i] = 1;
+  }
+  /** A fresh accumulator for row reduction node i. */
+  rowAccumulator(i: number): Float64Array {
+    const n = this.job.nodes[i];
+    const init = n.op === "sumAlong" ? 0 : n.op === "maxAlong" ? -Infinity : Infinity;
+    return new Float64Array(this.rowCount[n.axis!]).fill(init);
+  }
   /** Evaluate scalar arithmetic whose operands are known (float64, no rounding: evaluateNaive's scalars). */
   propagate(): void {
     this.job.nodes.forEach((n, i) => {
       if (!n.scalar || this.known[i] || !n.src.every((s) => this.known[s])) return;
       const op = n.op;
-      if (isReduceNode(n) || op === "kth" || op === "kthModel") return;
-      const s = n.src.map((j) => this.S[j]);
-      this.set(i, isUnary(op) ? applyUnary(op, s[0]) : isBinary(op) ? applyBinary(op, s[0], s[1]) : s[0] !== 0 ? s[1] : s[2]);
+      if (isReduceNode(n) || isAxisReduce(op) || op === "kth" || op === "kthModel") return;
+      const apply = (s: number[]) => (isUnary(op) ? applyUnary(op, s[0]) : isBinary(op) ? applyBinary(op, s[0], s[1]) : s[0] !== 0 ? s[1] : s[2]);
+      if (n.axis !== undefined) {
+        // per row, in float64 (whole-tensor scalars broadcast)
+        const v = new Float64Array(this.rowCount[n.axis]);
+        const rows = n.src.map((j) => this.R.G[j]);
+        const s = n.src.map((j) => this.S[j]);
+        for (let r = 0; r < v.length; r++) v[r] = apply(s.map((x, k) => (rows[k] ? rows[k]![r] : x)));
+        this.setRows(i, v);
+        return;
+      }
+      this.set(i, apply(n.src.map((j) => this.S[j])));
     });
   }
 }
@@ -151,6 +177,7 @@ export function runComputeJob(job: ComputeJob, ctx: RunContext, sink: JobSink): 
   job.passes.forEach((pass, p) => {
     const fn = compilePass(job.signature, String(p), job.nodes, pass, job.outputs.map((o) => o.node));
     const A = new Float64Array(pass.reduces.length);
+    st.R.GA = (pass.axisReduces ?? []).map((r) => st.rowAccumulator(r));
     pass.reduces.forEach((r, k) => (A[k] = job.nodes[r].op === "sum" ? 0 : job.nodes[r].op === "max" ? -Infinity : Infinity));
     const high = highSlots(job.nodes, pass.kthHigh);
     const H = [...high.sources, ...pass.kthLow].map((_, k) => ctx.buffers.histAt(k));
@@ -160,7 +187,7 @@ export function runComputeJob(job: ComputeJob, ctx: RunContext, sink: JobSink): 
     for (let start = 0; start < job.numel; start += chunk) {
       const len = Math.min(chunk, job.numel - start);
       pass.inputs.forEach((n, k) => (I[k] = readInput(job, n, start, len, whole, loaded, slotOf.get(n)!, ctx)));
-      runPass(fn, I, O, st.S, A, H, B, st.RK, start, len);
+      runPass(fn, I, O, st.S, A, H, B, st.RK, start, len, st.R);
       pass.outputs.forEach((o, k) => sink.writeF32(job, o, start, O[k].subarray(0, len)));
     }
     if (job.numel === 0) pass.outputs.forEach((o, k) => sink.writeF32(job, o, 0, O[k].subarray(0, 0)));
@@ -185,6 +212,7 @@ function readInput(job: ComputeJob, n: number, start: number, len: number, whole
 function finishPass(job: ComputeJob, pass: PassSpec, st: ScalarState, kth: Map<number, KthState>, A: Float64Array, H: Int32Array[], slotOf: number[]): void {
   const lowBase = H.length - pass.kthLow.length;
   pass.reduces.forEach((r, k) => st.set(r, A[k]));
+  (pass.axisReduces ?? []).forEach((r, k) => st.setRows(r, st.R.GA[k]));
   pass.kthLow.forEach((r, k) => {
     const s = kth.get(r)!;
     if (s.bin < 0) return;
@@ -229,7 +257,7 @@ export function runModelPass(job: ComputeJob, ctx: RunContext, stage: "high" | "
   for (let start = 0; start < job.numel; start += chunk) {
     const len = Math.min(chunk, job.numel - start);
     pass.inputs.forEach((n, k) => (I[k] = readInput(job, n, start, len, whole, loaded, slotOf.get(n)!, ctx)));
-    runPass(fn, I, [], st.S, new Float64Array(0), H, B, st.RK, start, len);
+    runPass(fn, I, [], st.S, new Float64Array(0), H, B, st.RK, start, len, st.R);
   }
   ids.forEach((r, k) => {
     const key = keyOf.get(r)!;

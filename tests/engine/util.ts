@@ -39,8 +39,9 @@ export function roundTo(dtype: DType, values: Float32Array): Float32Array {
 export function reference(model: ModelValue, name: string, modelStats?: Map<string, number>): Float32Array | number {
   const g = new Graph();
   const root: Node = model.recipe(g, name);
-  const numel = model.tensors.get(name)!.shape.reduce((a, b) => a * b, 1);
-  return evaluateNaive(root, { tensor: name, numel, inputs: referenceInputs(g, root), modelStats });
+  const shape = model.tensors.get(name)!.shape;
+  const numel = shape.reduce((a, b) => a * b, 1);
+  return evaluateNaive(root, { tensor: name, numel, shape, inputs: referenceInputs(g, root), modelStats }) as Float32Array | number;
 }
 
 export function referenceInputs(g: Graph, root: Node): Map<string, Float32Array> {
