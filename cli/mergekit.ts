@@ -331,7 +331,8 @@ class Translator {
     if (set.length < 2) return undefined;
     if (this.cfg.method === "passthrough") return undefined; // each tensor keeps its own dtype in mergekit
     const castsToBase = this.cfg.method in GTA || this.cfg.method === "slerp";
-    if (castsToBase && this.cfg.base !== undefined) return { dtype: dtypeOf(this.cfg.base)!, inputs: set, why: "its result is cast to the base model's dtype" };
+    const base = this.cfg.slices[0].base ?? this.cfg.base;
+    if (castsToBase && base !== undefined) return { dtype: dtypeOf(base)!, inputs: set, why: "its result is cast to the base model's dtype" };
     return { dtype: "f32", inputs: set, why: "torch promotes mixed float dtypes to float32" };
   }
 
@@ -505,10 +506,12 @@ class Translator {
   }
 
   private baseSource(slice: Slice): Source {
-    const base = this.cfg.base;
+    const base = slice.base ?? this.cfg.base;
     if (base === undefined) throw this.doc.error(["merge_method"], `${this.cfg.method} needs 'base_model'`);
     const found = slice.sources.find((s) => s.model === base);
     if (found) return found;
+    // mergekit's planner adds a missing base only in the models form; a slice's base must be one of its sources
+    if (slice.base !== undefined) throw this.doc.error([...slice.at, "base_model"], `this slice's base_model '${base}' is not one of its sources (add it with a layer_range)`);
     if (this.cfg.sliced) throw this.doc.error(slice.at, `this slice has no source for base_model '${base}' (give it a layer_range here)`);
     return { model: base, at: ["base_model"] };
   }
@@ -568,9 +571,6 @@ class Translator {
    */
   private gtaBlocks(s: GtaSettings, experts: Source[], base: Source, index: number): string {
     const { row } = s;
-    if (typeof s.lambda !== "number") {
-      throw this.doc.error(["parameters", "lambda"], "lambda that varies by layer or tensor, with per-model density/gamma/epsilon, is not supported yet");
-    }
     const b = this.expr(base);
     const sparsified = experts.map((x, i) => {
       const d = `task_vector(${this.expr(x)}, ${b})`;
@@ -594,6 +594,8 @@ class Translator {
     );
     const weights = `${NAMES.weights}=[${s.weights.map(render).join(", ")}], normalize=${s.normalize}`;
     const delta = row.consensus ? `disjoint_mean(${tv}, ${weights})` : `linear(${tv}, ${weights})`;
+    // mergekit: base + λ·δ; a λ that varies by layer or tensor scales δ per tensor (passthrough's schedulable scale)
+    if (typeof s.lambda !== "number") return `${b} + passthrough(${delta}, scale=${render(s.lambda)})`;
     return `${b} + ${num(s.lambda)} * ${delta}`;
   }
 
@@ -652,7 +654,7 @@ class Translator {
 
   /** mergekit's multislerp: the models other than the base, interpolated around the base when there is one. */
   private multislerp(slice: Slice): string {
-    const baseModel = this.cfg.base;
+    const baseModel = slice.base ?? this.cfg.base;
     const base = baseModel === undefined ? undefined : slice.sources.find((s) => s.model === baseModel) ?? (this.cfg.sliced ? undefined : { model: baseModel, at: ["base_model"] });
     const xs = slice.sources.filter((s) => s !== base && s.model !== baseModel);
     if (xs.length === 0) throw this.doc.error(slice.at, "multislerp needs at least one model besides base_model");

@@ -38,6 +38,8 @@ export interface Slice {
   sources: Source[];
   params?: ParamBlock;
   at: YamlPath;
+  /** The slice's own base_model (mergekit's OutputSliceDefinition.base_model: overrides the global one). */
+  base?: string;
 }
 
 export interface MergekitConfig {
@@ -148,11 +150,15 @@ function readSlices(doc: YamlDoc, v: unknown): Slice[] {
   return v.map((s, i) => {
     const at = ["slices", i];
     if (!isRecord(s)) throw doc.error(at, "expected '- sources:' with a list of '- model: PATH / layer_range: [START, END]'");
+    const keys = ["sources", "parameters", "base_model", "residual_weight"];
     for (const k of Object.keys(s)) {
-      if (k === "base_model" || k === "residual_weight") throw doc.error([...at, k], `per-slice '${k}' is not supported yet`);
-      if (k !== "sources" && k !== "parameters") throw doc.error([...at, k], `unknown key '${k}'${didYouMean(k, ["sources", "parameters"])}`, "key");
+      if (!keys.includes(k)) throw doc.error([...at, k], `unknown key '${k}'${didYouMean(k, keys)}`, "key");
     }
-    return { sources: readSources(doc, s.sources, [...at, "sources"], true), params: paramBlock(doc, s.parameters, [...at, "parameters"]), at };
+    // residual_weight is in mergekit's schema but nothing reads it (config.py only): accepted, and it changes nothing
+    if (s.residual_weight !== undefined && s.residual_weight !== null && !isNumber(s.residual_weight)) throw doc.error([...at, "residual_weight"], "residual_weight: expected a number");
+    const sources = readSources(doc, s.sources, [...at, "sources"], true);
+    const base = s.base_model === undefined || s.base_model === null ? undefined : modelPath(doc, s.base_model, [...at, "base_model"]);
+    return { sources, params: paramBlock(doc, s.parameters, [...at, "parameters"]), at, base };
   });
 }
 

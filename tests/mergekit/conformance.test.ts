@@ -94,7 +94,7 @@ const VERDICTS: Record<string, [Verdict, string?]> = {
   "x-model-stock-llama": ["documented difference"],
   "x-multislerp": ["documented difference"],
   "x-nearswap": ["match"],
-  "x-per-slice-base": ["refused"],
+  "x-per-slice-base": ["match"],
   "x-ram": ["match"],
   "x-ramplus": ["match"],
   "x-readme-weighted-average": ["refused (as mergekit)"],
