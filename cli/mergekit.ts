@@ -40,7 +40,7 @@ export interface MergekitOptions {
    */
   inputsDir?: string;
   /** mergekit-yaml's options (cli/mergekit/options.ts) that change the script. */
-  run?: { shardSize?: number; overwrite?: boolean; seed?: number; notes?: string[] };
+  run?: { shardSize?: number; overwrite?: boolean; seed?: number; notes?: string[]; intermediateDir?: string };
 }
 
 export function mergekitToScript(yamlText: string, opts: MergekitOptions = {}): string {
@@ -75,10 +75,20 @@ export interface MergekitTranslation {
 }
 
 export function translateMergekit(yamlText: string, opts: MergekitOptions = {}): MergekitTranslation {
-  const doc = new YamlDoc(yamlText, opts.file ?? "config.yml");
+  const file = opts.file ?? "config.yml";
+  const parts = splitDocuments(yamlText);
+  if (parts.length > 1) return translateMulti(parts.map((text) => new YamlDoc(text, file)), opts);
+  const doc = new YamlDoc(yamlText, file);
   const config = readConfig(doc);
   if (opts.checkPathsIn !== undefined) checkPaths(doc, config, opts.checkPathsIn);
   const lines = new Translator(doc, config, opts).lines(opts.outDir ?? "merged");
+  return assemble(lines.map((l) => ({ ...l, doc })), doc);
+}
+
+/** A script line with the YAML document it came from. */
+type DocLine = Line & { doc: YamlDoc };
+
+function assemble(lines: DocLine[], fallback: YamlDoc): MergekitTranslation {
   const origins = lines.map((l) => l.origin);
   const scriptLines = lines.map((l) => l.text);
   return {
@@ -86,6 +96,7 @@ export function translateMergekit(yamlText: string, opts: MergekitOptions = {}):
     origins,
     locate(loc, message) {
       const origin = origins[loc.line - 1];
+      const doc = lines[loc.line - 1]?.doc ?? fallback;
       if (!origin) return { file: doc.file, ...doc.locate(["merge_method"]) };
       // an error about one argument (della's ε, a density out of range…) points at the setting it came from
       const span = origin.spans?.find((s) => loc.col - 1 >= s.from && loc.col - 1 < s.to);
@@ -94,6 +105,101 @@ export function translateMergekit(yamlText: string, opts: MergekitOptions = {}):
       return { file: doc.file, ...doc.locate(blamed ? [...blamed.at, ...(blamed.at[0] === "base_model" ? [] : ["model"])] : origin.at) };
     },
   };
+}
+
+/**
+ * The documents of a multi-document YAML file (`---` lines), each as the whole text with every other
+ * document's lines blanked, so positions in it are positions in the file. Documents with nothing but
+ * comments are left out; one document gives [].
+ */
+export function splitDocuments(text: string): string[] {
+  const lines = text.split(/\r?\n/);
+  const starts: number[] = [0];
+  lines.forEach((l, i) => {
+    if (/^(---|\.\.\.)\s*(#.*)?$/.test(l)) starts.push(i);
+  });
+  if (starts.length === 1) return [];
+  const docs: string[] = [];
+  starts.forEach((from, k) => {
+    const to = starts[k + 1] ?? lines.length;
+    const body = lines.map((l, i) => (i >= from && i < to && !(i === from && /^(---|\.\.\.)/.test(l)) ? l : ""));
+    if (body.some((l) => l.trim() !== "" && !l.trimStart().startsWith("#"))) docs.push(body.join("\n"));
+  });
+  return docs.length > 1 ? docs : [];
+}
+
+/**
+ * mergekit-multi: several configs in one file, each but (at most) one with a `name:`; a config may use an
+ * earlier one's name as a model. One script: the documents in dependency order, each named result kept
+ * in a variable that later merges use (in memory, float32), saved under --intermediate-dir/NAME when one
+ * is given (or under OUT/NAME when there is no unnamed final merge, OUT then being mergekit's
+ * intermediate directory); the unnamed merge is saved to OUT.
+ */
+function translateMulti(docs: YamlDoc[], opts: MergekitOptions): MergekitTranslation {
+  const configs = docs.map((d) => readConfig(d));
+  const names = docs.map((d, i): string | undefined => {
+    const n = (d.value as Record<string, unknown>).name;
+    if (n === undefined || n === null) return undefined;
+    if (typeof n !== "string" || n.trim() === "") throw d.error(["name"], "name: expected the merge's name (a string other models can refer to)");
+    if (docs.slice(0, i).some((o) => (o.value as Record<string, unknown>).name === n)) throw d.error(["name"], `duplicate merge name '${n}'`);
+    return n;
+  });
+  const unnamed = names.flatMap((n, i) => (n === undefined ? [i] : []));
+  if (unnamed.length > 1) throw docs[unnamed[1]].error([], "a second merge without 'name:': mergekit-multi runs at most one unnamed (final) merge; name the others");
+  const nameSet = new Set(names.filter((n): n is string => n !== undefined));
+  const uses = configs.map((c) => [...new Set([...(c.base ? [c.base] : []), ...c.slices.flatMap((s) => [...(s.base ? [s.base] : []), ...s.sources.map((x) => x.model)])])].filter((p) => nameSet.has(p)));
+  // dependency order (depth first, in file order); a cycle is an error at the name of the merge that closes it
+  const order: number[] = [];
+  const state = new Map<number, "visiting" | "done">();
+  const visit = (i: number, chain: string[]) => {
+    if (state.get(i) === "done") return;
+    const here = names[i] ?? "(final merge)";
+    if (state.get(i) === "visiting") throw docs[i].error(names[i] !== undefined ? ["name"] : [], `circular dependency: ${[...chain, here].join(" → ")}`);
+    state.set(i, "visiting");
+    for (const dep of uses[i]) visit(names.indexOf(dep), [...chain, here]);
+    state.set(i, "done");
+    order.push(i);
+  };
+  docs.forEach((_, i) => visit(i, []));
+  // one variable per named merge, kept distinct from every name the documents' scripts use
+  const vars = new Map<string, string>();
+  const taken = new Set<string>();
+  for (const n of names) {
+    if (n === undefined) continue;
+    let candidate = n.replace(/[^A-Za-z0-9_]+/g, "_").replace(/^_+|_+$/g, "") || "merge";
+    if (/^\d/.test(candidate)) candidate = `m_${candidate}`;
+    if (RESERVED.has(candidate) || /^(tv|part)\d*$/.test(candidate)) candidate = `${candidate}_merge`;
+    let v = candidate;
+    for (let i = 2; taken.has(v); i++) v = `${candidate}_${i}`;
+    taken.add(v);
+    vars.set(n, v);
+  }
+  const out = opts.outDir ?? "merged";
+  const interDir = opts.run?.intermediateDir ?? (unnamed.length === 0 ? out : undefined);
+  const lines: DocLine[] = [];
+  const dtypes = new Map<string, string | undefined>();
+  const file = docs[0].file;
+  lines.push({ text: `# Translated from ${file} by \`mergelab from-mergekit\` (mergekit-multi: ${docs.length} merges, in dependency order).`, doc: docs[0] });
+  if (interDir === undefined) lines.push({ text: "# Named merges are passed on in memory (float32); --intermediate-dir DIR also saves each to DIR/NAME.", doc: docs[0] });
+  for (const [k, i] of order.entries()) {
+    const doc = docs[i];
+    const cfg = configs[i];
+    if (opts.checkPathsIn !== undefined) checkPaths(doc, cfg, opts.checkPathsIn, nameSet);
+    const name = names[i];
+    const target = name === undefined ? out : interDir === undefined ? undefined : path.join(interDir, name);
+    const t = new Translator(doc, cfg, { ...opts, run: k === 0 ? opts.run : { ...opts.run, notes: [] } }, { named: vars, reserved: taken, dtypes });
+    const own = t.lines(target);
+    if (name !== undefined) dtypes.set(name, t.outputDtype());
+    lines.push({ text: "", doc }, ...own.map((l) => ({ ...l, doc })));
+    if (name !== undefined) {
+      const inputs16 = cfg.outDtype ?? cfg.dtype;
+      if (inputs16 && inputs16 !== "f32" && uses.some((u) => u.includes(name))) {
+        lines.push({ text: `# ${name} is used below as computed (float32); mergekit re-reads it from its ${cfg.dtypeName ?? inputs16} files`, doc });
+      }
+      lines.push({ text: `${vars.get(name)} = merged`, origin: { at: ["name"], models: [] }, doc });
+    }
+  }
+  return assemble(lines, docs[order[order.length - 1]]);
 }
 
 /**
@@ -110,10 +216,14 @@ function blamedModel(models: readonly ModelRef[], line: string, message: string)
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
-function checkPaths(doc: YamlDoc, cfg: MergekitConfig, dir: string): void {
-  const refs: Array<[string, YamlPath]> = cfg.slices.flatMap((s) => s.sources.map((x): [string, YamlPath] => [x.model, [...x.at, "model"]]));
+function checkPaths(doc: YamlDoc, cfg: MergekitConfig, dir: string, named: ReadonlySet<string> = new Set()): void {
+  const refs: Array<[string, YamlPath]> = cfg.slices.flatMap((s) => [
+    ...s.sources.map((x): [string, YamlPath] => [x.model, [...x.at, "model"]]),
+    ...(s.base !== undefined ? [[s.base, [...s.at, "base_model"]] as [string, YamlPath]] : []),
+  ]);
   if (cfg.base !== undefined) refs.push([cfg.base, ["base_model"]]);
   for (const [p, at] of refs) {
+    if (named.has(p)) continue; // another merge of the file (mergekit-multi)
     // each part of mergekit's model+lora; a Hugging Face Hub id (org/name[@rev]) is resolved when the script runs
     for (const part of p.split("+")) {
       if (!fs.existsSync(path.resolve(dir, part)) && !isHubReference(part, dir)) {
@@ -206,7 +316,11 @@ class Translator {
     private readonly doc: YamlDoc,
     private readonly cfg: MergekitConfig,
     private readonly opts: MergekitOptions = {},
-  ) {}
+    /** mergekit-multi: the other merges of the file by name (their variables), and names the script must not reuse. */
+    private readonly multi: { named: ReadonlyMap<string, string>; reserved: ReadonlySet<string>; dtypes?: ReadonlyMap<string, string | undefined> } = { named: new Map(), reserved: new Set() },
+  ) {
+    for (const r of multi.reserved) this.used.add(r);
+  }
 
   /** Every model path of the config with its first YAML entry and its variable. */
   private refs(sources: readonly Source[] = this.cfg.slices.flatMap((s) => s.sources), withBase = true): ModelRef[] {
@@ -223,18 +337,19 @@ class Translator {
     return { at, models: this.refs(sources) };
   }
 
-  lines(outDir: string): Line[] {
+  /** The script's lines; without outDir, no save (a merge another one uses, kept in memory). */
+  lines(outDir: string | undefined): Line[] {
     const { cfg } = this;
     const method = cfg.method;
     if (!METHODS.includes(method)) {
       throw this.doc.error(["merge_method"], `merge_method '${method}' is not supported yet${didYouMean(method, METHODS)}; mergelab translates: ${METHODS.join(", ")}`);
     }
     this.checkParamNames();
-    if (cfg.base !== undefined) {
+    if (cfg.base !== undefined && !this.multi.named.has(cfg.base)) {
       this.vars.set(cfg.base, "base");
       this.used.add("base");
       if (cfg.method !== "linear" && cfg.method !== "passthrough") this.modelVar(cfg.base);
-    }
+    } else if (cfg.base !== undefined) this.modelVar(cfg.base);
     for (const s of cfg.slices.flatMap((x) => x.sources)) this.modelVar(s.model);
     this.alignVocab();
     if (cfg.sliced && cfg.slices.length > 1) {
@@ -245,7 +360,7 @@ class Translator {
       `# Translated from ${this.doc.file} by \`mergelab from-mergekit\` (mergekit merge_method: ${method}).`,
       ...(DIFFERENCES[method] ? ["# Where mergelab differs from mergekit (kept on purpose; see docs/methods.md):", ...DIFFERENCES[method].map((d) => `#   - ${d}`)] : []),
     ];
-    const save = this.saveLine(outDir);
+    const save = outDir === undefined ? [] : this.saveLine(outDir);
     const comments = (xs: string[]): Line[] => xs.map((text) => ({ text }));
     return [...comments(header), ...this.loads, ...comments(this.notes.map((n) => `# ${n}`)), ...merge, ...save];
   }
@@ -290,6 +405,8 @@ class Translator {
         written = mixed.dtype;
       }
     }
+    // mergekit-multi: named in the dtype it is written in, so a merge that uses another knows its dtype
+    written ??= this.multi.dtypes ? this.outputDtype() : undefined;
     const at = this.doc.value && "dtype" in (this.doc.value as object) ? ["dtype"] : ["merge_method"];
     const run = this.opts.run ?? {};
     for (const n of run.notes ?? []) lines.push({ text: `# ${n}` });
@@ -313,6 +430,8 @@ class Translator {
     if (dir === undefined) return undefined;
     const names: Record<string, string> = { F32: "f32", BF16: "bf16", F16: "f16" };
     const dtypeOf = (p: string): string | undefined => {
+      const merge = this.multi.dtypes?.get(p);
+      if (merge !== undefined || this.multi.named.has(p)) return merge;
       try {
         const c = openCheckpoint(path.resolve(dir, p));
         try {
@@ -336,8 +455,41 @@ class Translator {
     return { dtype: "f32", inputs: set, why: "torch promotes mixed float dtypes to float32" };
   }
 
+  /**
+   * The dtype this merge is written in, as mergekit writes it: out_dtype, dtype, mergekit's choice for mixed
+   * inputs, or the inputs' one dtype (undefined when not known: no headers to read).
+   */
+  outputDtype(): string | undefined {
+    const { dtype, outDtype } = this.cfg;
+    if (outDtype ?? dtype) return outDtype ?? dtype;
+    const mixed = this.mixedInputDtype();
+    if (mixed) return mixed.dtype;
+    const dir = this.opts.inputsDir ?? this.opts.checkPathsIn;
+    const paths = [...new Set([...this.cfg.slices.flatMap((s) => s.sources.map((x) => x.model)), ...(this.cfg.base ? [this.cfg.base] : [])])];
+    const dtypes = new Set(paths.map((p) => {
+      if (this.multi.named.has(p)) return this.multi.dtypes?.get(p);
+      if (dir === undefined) return undefined;
+      try {
+        const c = openCheckpoint(path.resolve(dir, p));
+        try {
+          return c.tensors.map((t) => ({ F32: "f32", BF16: "bf16", F16: "f16" })[t.dtype as string]).find((d) => d !== undefined);
+        } finally {
+          c.close();
+        }
+      } catch {
+        return undefined;
+      }
+    }));
+    return dtypes.size === 1 ? [...dtypes][0] : undefined;
+  }
+
   /** A variable per model path, declared with load() on first use; `base` for base_model. */
   private modelVar(path: string): string {
+    const merge = this.multi.named.get(path);
+    if (merge !== undefined) {
+      this.vars.set(path, merge);
+      return merge;
+    }
     let name = this.vars.get(path);
     if (!name) {
       const stem = path.replace(/[\\/]+$/, "").split(/[\\/]/).pop()!.replace(/\.safetensors$/, "");
@@ -647,7 +799,7 @@ class Translator {
   private slerp(slice: Slice): string {
     const base = this.baseSource(slice);
     const others = slice.sources.filter((s) => s !== base);
-    if (others.length !== 1 || slice.sources.length !== 2) throw this.doc.error(slice.at, "slerp merges exactly two models: base_model and one other");
+    if (others.length !== 1) throw this.doc.error(slice.at, "slerp merges exactly two models: base_model and one other");
     const t = this.globalParam("t", slice, "number");
     return `slerp(${this.expr(base)}, ${this.expr(others[0])}, t=${render(t)})`;
   }

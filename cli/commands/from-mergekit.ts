@@ -28,7 +28,8 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(USAGE + "\n");
     return 2;
   }
-  const [file, outDir] = argv;
+  const [file, outArg] = argv;
+  const outDir = outArg ?? options.outPath;
   let text: string;
   try {
     text = fs.readFileSync(file, "utf8");
@@ -39,7 +40,7 @@ export async function run(argv: string[]): Promise<number> {
     file,
     outDir,
     inputsDir: process.cwd(),
-    run: { shardSize: options.shardSize, overwrite: options.overwrite, seed: options.randomSeed, notes: options.notes },
+    run: { shardSize: options.shardSize, overwrite: options.overwrite, seed: options.randomSeed, notes: options.notes, intermediateDir: options.intermediateDir },
   }));
   return 0;
 }

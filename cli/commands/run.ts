@@ -39,7 +39,9 @@ options:
 
 mergekit configs also take mergekit-yaml's options: --out-shard-size 5B, --overwrite,
 --random-seed N, -j N, --allow-crimes, --copy-tokenizer; GPU and pickle options
-(--cuda, --lazy-unpickle, --lora-merge-cache, …) are accepted with a one-line note.`;
+(--cuda, --lazy-unpickle, --lora-merge-cache, …) are accepted with a one-line note.
+A multi-document config (mergekit-multi) runs as one script: -I/--intermediate-dir DIR
+saves its named merges to DIR/NAME (--out-path OUT = the OUT argument).`;
 
 /** Bounds of --chunk-size (elements per input per chunk). */
 export const MIN_CHUNK = 4096;
@@ -153,7 +155,7 @@ export async function readScriptSource(file: string, outDir: string | undefined,
     file,
     outDir: outDir ?? "merged",
     checkPathsIn: process.cwd(),
-    run: run && { shardSize: run.shardSize, overwrite: run.overwrite, seed: run.randomSeed, notes: run.notes },
+    run: run && { shardSize: run.shardSize, overwrite: run.overwrite, seed: run.randomSeed, notes: run.notes, intermediateDir: run.intermediateDir },
   });
   // the user wrote the YAML: point at its line (the model entry a shape mismatch blames), not the generated script's
   return { text: t.script, shown: text, relocate: (d) => ({ ...d, loc: t.locate(d.loc, d.message) }) };
@@ -199,7 +201,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const { file, flags, overrides } = args;
   architectureGuard.allowCrimes = flags.allowCrimes || !!mk?.options.allowCrimes;
-  const source = await readScriptSource(file, args.positional[1], "run", USAGE, mk?.options);
+  const source = await readScriptSource(file, args.positional[1] ?? mk?.options.outPath, "run", USAGE, mk?.options);
   if (mk && !flags.quiet && !flags.json) for (const n of mk.options.notes) process.stderr.write(`mergelab: note: ${n}\n`);
   const { text } = source;
   const reporter = new ProgressReporter({ mode: progressMode(flags, process.stderr), err: process.stderr, out: process.stdout });

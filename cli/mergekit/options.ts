@@ -9,6 +9,7 @@
  *   --random-seed N          → the seed of DARE/DELLA draws (mergelab's own generator)
  *   -j/--num-threads N       → --workers N
  *   --overwrite              → replace an existing output directory
+ *   -I/--intermediate-dir D, --out-path OUT  (mergekit-multi) → named merges saved to D/NAME; the final one to OUT
  */
 import { MergelabError } from "../../core/errors.js";
 
@@ -22,6 +23,10 @@ export interface MergekitRunOptions {
   workers?: number;
   overwrite: boolean;
   quiet: boolean;
+  /** mergekit-multi's -I/--intermediate-dir: where named merges of a multi-document config are saved. */
+  intermediateDir?: string;
+  /** mergekit-multi's --out-path: the final merge's directory (OUT). */
+  outPath?: string;
   /** One line each, printed to stderr before the run (options that cannot apply here). */
   notes: string[];
 }
@@ -83,6 +88,11 @@ const FLAGS: Record<string, Flag> = {
   "--transformers-cache": { value: true, run: (o, v) => void o.notes.push(`--transformers-cache ${v}: set HF_HUB_CACHE=${v} instead (mergelab reads the Hugging Face cache from the environment)`) },
   "--lora-merge-cache": { value: true, run: note("--lora-merge-cache: not needed: mergelab applies LoRA adapters on the fly, without writing merged copies") },
   "--lora-merge-dtype": { value: true, run: note("--lora-merge-dtype: LoRA deltas are applied in float32; ignored") },
+  "--intermediate-dir": { value: true, run: (o, v) => void (o.intermediateDir = v) },
+  "-I": { value: true, run: (o, v) => void (o.intermediateDir = v) },
+  "--out-path": { value: true, run: (o, v) => void (o.outPath = v) },
+  "--lazy": { run: note("--lazy: mergelab computes a multi-document config's named merges in memory in one run; nothing is skipped") },
+  "--no-lazy": { run: () => {} },
   "--verbose": { run: () => {} },
   "-v": { run: () => {} },
   "-vv": { run: () => {} },

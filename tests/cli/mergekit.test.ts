@@ -218,11 +218,6 @@ describe("mergekit configs: errors point at the YAML line", () => {
     ["a tokenizer tokens: block", `${two}merge_method: linear\ntokenizer:\n  source: union\n  tokens: {}\n`, /^config\.yml:11:\d+: error: tokenizer: tokens: \(per-token embedding sources\) is not supported yet/],
     ["a tokenizer source that is not a merged model", `${two}merge_method: linear\ntokenizer_source: models/other\n`, /^config\.yml:9:19: error: tokenizer source 'models\/other' is not one of the merged models/],
     ["chat_template", `${two}merge_method: linear\nchat_template: chatml\n`, /^config\.yml:9:16: error: chat_template is not supported yet/],
-    [
-      "per-model densities with a lambda that varies",
-      "models:\n  - model: a\n    parameters: {weight: 1, density: 0.5}\n  - model: b\n    parameters: {weight: 1, density: 0.3}\nmerge_method: ties\nbase_model: base\nparameters:\n  lambda: [1, 0.5]\n",
-      /^config\.yml:9:11: error: lambda that varies by layer or tensor, with per-model density\/gamma\/epsilon, is not supported yet/,
-    ],
     ["a missing weight", "models:\n  - model: a\n    parameters:\n      weight: 1\n  - model: b\nmerge_method: ties\nbase_model: base\n", /^config\.yml:5:5: error: 'weight' is required for ties/],
     ["an unknown top-level key", "models:\n  - model: a\nmerge_methd: ties\n", /^config\.yml:3:1: error: unknown key 'merge_methd' \(did you mean 'merge_method'\?\)/],
     ["an unknown parameter", "models:\n  - model: a\n    parameters:\n      wieght: 1\nmerge_method: linear\n", /^config\.yml:4:7: error: unknown parameter 'wieght' \(did you mean 'weight'\?\)/],

@@ -92,6 +92,7 @@ const VERDICTS: Record<string, [Verdict, string?]> = {
   "x-dare-linear": ["documented difference", "DARE draws from mergelab's seeded counter-based generator, not torch's"],
   "x-della-linear": ["documented difference", "DELLA draws from mergelab's seeded counter-based generator, not torch's"],
   "x-model-stock-llama": ["documented difference"],
+  "x-multi-stage": ["documented difference"],
   "x-multislerp": ["documented difference"],
   "x-nearswap": ["match"],
   "x-per-slice-base": ["match"],

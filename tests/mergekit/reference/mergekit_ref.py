@@ -502,12 +502,74 @@ class StableSorts:
 
 
 def run_config(mk, archs, cfg_path, rules=False):
+    """Run one config file: one document, or several (mergekit-multi: scripts/multimerge.py's load_config and
+    patched_config, run here in dependency order, each named merge written to a temporary directory and read
+    back by the merges that name it, as mergekit-multi's intermediate directory)."""
+    with open(cfg_path) as f:
+        docs = [d for d in yaml.safe_load_all(f) if d]
+    if len(docs) == 1:
+        return run_doc(mk, archs, docs[0], rules)
+    import shutil
+    import tempfile
+
+    names = {d["name"]: d for d in docs if "name" in d}
+    inter = tempfile.mkdtemp(prefix="mk-multi-", dir=".")
+
+    def patch(v):
+        if isinstance(v, list):
+            return [patch(x) for x in v]
+        if isinstance(v, dict):
+            return {k: patch(x) for k, x in v.items()}
+        if isinstance(v, str) and v in names:
+            return os.path.join(inter, v)
+        return v
+
+    done, result = set(), None
+    try:
+        def run(d):
+            nonlocal result
+            name = d.get("name")
+            if name in done:
+                return
+            body = {k: v for k, v in d.items() if k != "name"}
+            for dep in sorted({x for x in _strings(body) if x in names}):
+                run(names[dep])
+            res = run_doc(mk, archs, patch(body), rules)
+            if name is None:
+                result = res
+            else:
+                _method, tensors, _tied, _out, out_cfg = res
+                os.makedirs(os.path.join(inter, name))
+                write_safetensors(os.path.join(inter, name, "model.safetensors"), tensors)
+                with open(os.path.join(inter, name, "config.json"), "w") as f:
+                    json.dump(out_cfg.to_dict(), f)
+                done.add(name)
+
+        for d in docs:
+            run(d)
+    finally:
+        shutil.rmtree(inter, ignore_errors=True)
+    if result is None:
+        raise SystemExit(f"{cfg_path}: the suite compares the unnamed (final) merge of a multi-document config")
+    return result
+
+
+def _strings(v):
+    if isinstance(v, list):
+        for x in v:
+            yield from _strings(x)
+    elif isinstance(v, dict):
+        for x in v.values():
+            yield from _strings(x)
+    elif isinstance(v, str):
+        yield v
+
+
+def run_doc(mk, archs, doc, rules=False):
     """Run one config with mergekit's planner and merge methods. rules: the same merge under the rules
     mergelab documents — computed in float32 (inputs upcast exactly, the result cast to the config's output
     dtype once, at the end) and magnitude ties broken by index (torch's argsort leaves their order
     unspecified) — to check that a difference is only those rules."""
-    with open(cfg_path) as f:
-        doc = yaml.safe_load(f)
     sparsify = sys.modules["mergekit.sparsify"]
     sparsify.torch = StableSorts() if rules else torch
     compute_f32 = rules
@@ -538,7 +600,7 @@ def run_config(mk, archs, cfg_path, rules=False):
     # own choice is then arbitrary, so torch_dtype is only recorded when it is deterministic
     deterministic = bool(doc.get("base_model") or doc.get("dtype") or doc.get("out_dtype"))
     out = {key: getattr(out_cfg, key), "torch_dtype": getattr(out_cfg, "torch_dtype", None) if deterministic else None}
-    return doc["merge_method"], tensors, tied, out
+    return doc["merge_method"], tensors, tied, out, out_cfg
 
 
 def mergekit_commit():
@@ -585,7 +647,7 @@ def main(argv):
         name = os.path.splitext(os.path.basename(c))[0]
         rec = {}
         try:
-            method, tensors, tied, out_cfg = run_config(mk, archs, c)
+            method, tensors, tied, out_cfg, _cfg = run_config(mk, archs, c)
         except Exception as e:  # mergekit itself refuses the config
             rec = {"error": f"{type(e).__name__}: {e}"}
             print(f"{name}: mergekit refuses: {rec['error']}")
@@ -593,9 +655,7 @@ def main(argv):
             write_safetensors(os.path.join(out_dir, name + ".safetensors"), tensors)
             rec = {"method": method, "tensors": len(tensors), "dtypes": sorted({ST_DTYPE[t.dtype] for t in tensors.values()}), "tied_copies": tied, "config": out_cfg}
             print(f"{name}: {method}: {len(tensors)} tensors {rec['dtypes']}")
-            with open(c) as f:
-                doc = yaml.safe_load(f)
-            _m, t_rules, _t, _c = run_config(mk, archs, c, rules=True)
+            _m, t_rules, _t, _c, _cfg = run_config(mk, archs, c, rules=True)
             if any(not torch.equal(t_rules[k], tensors[k]) for k in tensors):
                 write_safetensors(os.path.join(out_dir, name + ".rules.safetensors"), t_rules)
                 rec["rules_variant"] = True
