@@ -9,5 +9,8 @@ import { specs as nearswap } from "./nearswap.js";
 import { specs as multislerp } from "./multislerp.js";
 import { specs as sce } from "./sce.js";
 import { specs as ram } from "./ram.js";
+import { specs as nuslerp } from "./nuslerp.js";
+import { specs as karcher } from "./karcher.js";
+import { specs as arceeFusion } from "./arcee_fusion.js";
 
-export const specs: FunctionSpec[] = [...linear, ...gta, ...slerp, ...modelStock, ...passthrough, ...nearswap, ...multislerp, ...sce, ...ram];
+export const specs: FunctionSpec[] = [...linear, ...gta, ...slerp, ...modelStock, ...passthrough, ...nearswap, ...multislerp, ...sce, ...ram, ...nuslerp, ...karcher, ...arceeFusion];

@@ -8,7 +8,7 @@
  * task vector d = x − b; trim keeps the largest |d|; electSign picks the sign
  * of Σ w·τ; disjointMean averages the values that agree with it.
  */
-import type { Graph, Node } from "../../engine/ir.js";
+import type { Axis, Graph, Node } from "../../engine/ir.js";
 
 type Operand = Node | number;
 
@@ -190,18 +190,24 @@ export const applyDelta = (g: Graph, b: Node, delta: Node, lambda: number): Node
 
 // ---------------------------------------------------------------- per-tensor statistics
 
-/** Σ a·b over the elements whose float32 product is finite (an Inf in a layernorm does not poison the tensor). */
-export function finiteDot(g: Graph, a: Node, b: Node): Node {
+/** The sum of x over the whole tensor, or over each row along `axis` (a row value, ir.ts). */
+export const sumOver = (g: Graph, x: Node, axis?: Axis): Node => (axis === undefined ? g.sum(x) : g.reduceAlong("sum", x, axis));
+
+/**
+ * Σ a·b over the elements whose float32 product is finite (an Inf in a layernorm does not poison the tensor);
+ * with `axis`, one sum per row (torch's `dim=-1` or `dim=0`).
+ */
+export function finiteDot(g: Graph, a: Node, b: Node, axis?: Axis): Node {
   const p = g.mul(a, b);
-  return g.sum(g.where(g.unary("isfinite", p), p, 0));
+  return sumOver(g, g.where(g.unary("isfinite", p), p, 0), axis);
 }
 
-/** ‖a‖₂ over the finite squares. */
-export const norm = (g: Graph, a: Node): Node => g.unary("sqrt", finiteDot(g, a, a));
+/** ‖a‖₂ over the finite squares (per row with `axis`). */
+export const norm = (g: Graph, a: Node, axis?: Axis): Node => g.unary("sqrt", finiteDot(g, a, a, axis));
 
-/** cos(a, b) = a·b / max(‖a‖‖b‖, eps), clamped to [−1, 1] (mergekit's model_stock form). */
-export function cosine(g: Graph, a: Node, b: Node, eps = 1e-6): Node {
-  const c = g.div(finiteDot(g, a, b), g.binary("max", g.mul(norm(g, a), norm(g, b)), eps));
+/** cos(a, b) = a·b / max(‖a‖‖b‖, eps), clamped to [−1, 1] (mergekit's model_stock form); per row with `axis`. */
+export function cosine(g: Graph, a: Node, b: Node, eps = 1e-6, axis?: Axis): Node {
+  const c = g.div(finiteDot(g, a, b, axis), g.binary("max", g.mul(norm(g, a, axis), norm(g, b, axis)), eps));
   return g.binary("min", g.binary("max", c, -1), 1);
 }
 

@@ -25,7 +25,7 @@ function argsFor(spec: FunctionSpec, pool: ModelValue[], base: ModelValue): Reco
   for (const p of spec.params) {
     const types = Array.isArray(p.type) ? p.type : [p.type];
     if (p.name === "base") args.base = base;
-    else if (types.includes("models")) args[p.name] = pool;
+    else if (types.includes("models")) args[p.name] = spec.name === "nuslerp" ? pool.slice(0, 2) : pool; // nuslerp: exactly two
     else if (types.includes("model")) args[p.name] = pool[next++ % pool.length];
   }
   if (spec.name.startsWith("dare")) args.p = 0.5; // keep enough elements to see them
@@ -51,7 +51,7 @@ describe("every method on the tiny-llama fixtures", () => {
 
   it("registers the methods of the design", () => {
     expect(methods.map((s) => s.name).sort()).toEqual(
-      ["average", "breadcrumbs", "breadcrumbs_ties", "dare_linear", "dare_ties", "della", "della_linear", "linear", "model_stock", "multislerp", "nearswap", "passthrough", "ram", "ramplus_tl", "sce", "slerp", "task_arithmetic", "ties"].sort(),
+      ["arcee_fusion", "average", "breadcrumbs", "breadcrumbs_ties", "dare_linear", "dare_ties", "della", "della_linear", "karcher", "linear", "model_stock", "multislerp", "nearswap", "nuslerp", "passthrough", "ram", "ramplus_tl", "sce", "slerp", "task_arithmetic", "ties"].sort(),
     );
   });
 
