@@ -640,14 +640,16 @@ class Translator {
     if (method === "multislerp") return this.multislerp(slice);
     if (method === "sce") return this.sce(slice);
     if (method === "ram" || method === "ramplus_tl") return this.ram(slice);
+    if (method === "nuslerp") return this.nuslerp(slice);
+    if (method === "karcher") return this.karcher(slice);
+    if (method === "arcee_fusion") return this.arceeFusion(slice);
     const base = this.baseSource(slice);
     const experts = slice.sources.filter((s) => s !== base);
     if (experts.length === 0) throw this.doc.error(slice.at, `${method} needs at least one model besides base_model`);
     const xs = `[${experts.map((s) => this.expr(s)).join(", ")}]`;
     if (method === "model_stock") {
       const fw = this.globalParam("filter_wise", slice, "bool");
-      if (fw === true) throw this.doc.error(this.lookup("filter_wise", slice)!.at, "model_stock filter_wise: true is not supported yet");
-      return `model_stock(${xs}, base=${this.expr(base)})`;
+      return `model_stock(${xs}, base=${this.expr(base)}${fw === true ? ", filter_wise=true" : ""})`;
     }
     const gta = this.gtaSettings(slice, experts);
     const uniform = (xs?: Setting[]) => !xs || xs.every((x) => sameSetting(x, xs[0]));
@@ -815,6 +817,40 @@ class Translator {
     const eps = this.globalParam("eps", slice, "number");
     const baseArg = base ? `, base=${this.expr(base)}` : "";
     return `multislerp([${xs.map((s) => this.expr(s)).join(", ")}]${baseArg}, ${NAMES.weights}=[${weights.map(render).join(", ")}], normalize=${normalize}, ε=${render(eps)})`;
+  }
+
+  /** mergekit's nuslerp: exactly two models besides the optional base; t = w₁/(w₀ + w₁) from their weights. */
+  private nuslerp(slice: Slice): string {
+    const baseModel = slice.base ?? this.cfg.base;
+    const base = baseModel === undefined ? undefined : slice.sources.find((s) => s.model === baseModel) ?? (this.cfg.sliced ? undefined : { model: baseModel, at: ["base_model"] });
+    const xs = slice.sources.filter((s) => s !== base && s.model !== baseModel);
+    if (xs.length !== 2) throw this.doc.error(slice.at, `nuslerp merges exactly two models besides base_model (got ${xs.length})`);
+    const weights = xs.map((s) => this.tensorParam("weight", slice, s));
+    const rowWise = this.globalParam("nuslerp_row_wise", slice, "bool");
+    const flatten = this.globalParam("nuslerp_flatten", slice, "bool");
+    const baseArg = base ? `, base=${this.expr(base)}` : "";
+    return `nuslerp([${xs.map((s) => this.expr(s)).join(", ")}]${baseArg}, ${NAMES.weights}=[${weights.map(render).join(", ")}], row_wise=${rowWise}, flatten=${flatten})`;
+  }
+
+  /** mergekit's karcher: every model of the slice, the base included (mergekit's planner adds it), equal weights. */
+  private karcher(slice: Slice): string {
+    const baseModel = slice.base ?? this.cfg.base;
+    const sources = [...slice.sources];
+    if (baseModel !== undefined && !sources.some((s) => s.model === baseModel) && !this.cfg.sliced) sources.push({ model: baseModel, at: ["base_model"] });
+    if (sources.some((s) => this.lookup("weight", slice, s))) this.note("weight: ignored (mergekit's karcher weighs every model equally)");
+    if (baseModel !== undefined) this.note("base_model: averaged in like any model (mergekit's planner adds it to the merge; karcher has no base)");
+    const maxIter = this.globalParam("max_iter", slice, "number");
+    const tol = this.globalParam("tol", slice, "number");
+    return `karcher([${sources.map((s) => this.expr(s)).join(", ")}], max_iter=${render(maxIter)}, tol=${render(tol)})`;
+  }
+
+  /** mergekit's arcee_fusion: base_model and exactly one other model. */
+  private arceeFusion(slice: Slice): string {
+    const base = this.baseSource(slice);
+    const others = slice.sources.filter((s) => s !== base);
+    if (others.length !== 1) throw this.doc.error(slice.at, "arcee_fusion merges exactly two models: base_model and one other");
+    if (this.lookup("weight", slice, others[0])) this.note("weight: ignored (mergekit's arcee_fusion takes none)");
+    return `arcee_fusion(${this.expr(base)}, ${this.expr(others[0])})`;
   }
 
   /** mergekit's sce: the models other than the base (required), select_topk (int8_mask does not change the result). */

@@ -30,7 +30,7 @@ export const GTA: Record<string, GtaRow> = {
   della_linear: { sparsify: "della", consensus: false, normalize: false, rescale: true },
 };
 
-export const METHODS = ["linear", ...Object.keys(GTA), "slerp", "model_stock", "passthrough", "nearswap", "multislerp", "sce", "ram", "ramplus_tl"];
+export const METHODS = ["linear", ...Object.keys(GTA), "slerp", "model_stock", "passthrough", "nearswap", "multislerp", "sce", "ram", "ramplus_tl", "nuslerp", "karcher", "arcee_fusion"];
 
 /** Parameters mergekit reads once per merge (slice or global level). */
 export function globalParams(method: string): Record<string, Default> {
@@ -41,6 +41,8 @@ export function globalParams(method: string): Record<string, Default> {
   if (method === "multislerp") return { normalize_weights: true, eps: 1e-8 };
   if (method === "sce") return { int8_mask: false, select_topk: 1 };
   if (method === "ram") return { epsilon: 1e-5 };
+  if (method === "nuslerp") return { nuslerp_row_wise: false, nuslerp_flatten: true };
+  if (method === "karcher") return { max_iter: 10, tol: 1e-5 };
   if (method === "ramplus_tl") return { r: 0.1, alpha: 0.2, epsilon: 1e-5 };
   return {};
 }
@@ -56,7 +58,7 @@ export function tensorParams(method: string): Record<string, Default> {
       ...(row.sparsify === "della" ? { epsilon: 0.15 } : {}),
     };
   }
-  if (method === "linear" || method === "multislerp") return { weight: REQUIRED };
+  if (method === "linear" || method === "multislerp" || method === "nuslerp") return { weight: REQUIRED };
   if (method === "passthrough") return { scale: 1 };
   return {};
 }
@@ -97,4 +99,9 @@ export const DIFFERENCES: Record<string, string[]> = {
     "kept values are rescaled by 1/probability (the DELLA paper); recent mergekit rescales to the L1 norm",
   ],
   slerp: ["interpolation is computed in float32 whatever the dtype (mergekit computes in the merge dtype)"],
+  karcher: ["the iteration runs on float64 coefficients of the unit vectors (mergekit: a float32 vector): results agree within a few float32 ulps"],
+  arcee_fusion: [
+    "quantiles of the importance scores are exact over every element (mergekit samples 10^6 elements with torch.randperm above that size)",
+    "the result is written in the config's dtype (mergekit writes float32: its float32 mask promotes the result)",
+  ],
 };
