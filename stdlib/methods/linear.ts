@@ -1,7 +1,7 @@
 /**
  * linear / average: a weighted mean of whole models (model soups),
  * Σ w_i·x_i / Σ w_i (no division when normalize = false; left undivided when
- * |Σ w_i| < 1e-8, as mergekit does).
+ * |Σ w_i| < 1e-8, as mergekit does), with float32 weights.
  */
 import type { Graph, Node } from "../../engine/ir.js";
 import type { FunctionSpec } from "../spec.js";
@@ -9,9 +9,16 @@ import { methodSpec, type MethodDefinition } from "./define.js";
 import * as P from "./params.js";
 import * as step from "./steps.js";
 
+/**
+ * The weights are float32 values, as every tensor value is (mergekit: torch.tensor(weights, dtype=float32)):
+ * each product is fround(fround(w)·x), summed in list order, and divided by the float32 sum of the weights.
+ */
 export function linearExpand(g: Graph, xs: readonly Node[], weights: readonly number[], normalize: boolean): Node {
-  const total = step.sumOf(g, xs.map((x, i) => step.scale(g, x, weights[i])));
-  return normalize ? step.normalizeBy(g, total, weights) : total;
+  const w32 = weights.map((w) => Math.fround(w));
+  const total = step.sumOf(g, xs.map((x, i) => step.scale(g, x, w32[i])));
+  if (!normalize) return total;
+  const sum = w32.reduce((s, w) => Math.fround(s + w), 0);
+  return Math.abs(sum) < 1e-8 || sum === 1 ? total : g.div(total, sum);
 }
 
 const PAPER = {
