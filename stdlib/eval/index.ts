@@ -21,6 +21,7 @@ import { DEPTH, INPUT_DIM, OUTPUT_DIM, paramCount } from "./model.js";
 import { NUM_CLUSTERS } from "./tasks.js";
 import { BASE_KINDS, ensureZoo, expertSubsets, METHODS, PROFILES, zooPaths, type BaseKind } from "./study.js";
 import type { SplitName } from "./data.js";
+import { scaleSpecs } from "./scale-specs.js";
 
 const paper = { title: "What Matters for Model Merging at Scale? (Yadav et al., 2024)", url: "https://arxiv.org/abs/2410.03617" };
 
@@ -112,12 +113,20 @@ const normalizedSpec: FunctionSpec = {
 const meanScoreSpec: FunctionSpec = {
   name: "mean_score",
   category: "eval",
-  doc: "Mean accuracy over the tasks of a scores dict (unnormalized).",
+  doc: "Mean accuracy over the tasks of a scores dict (unnormalized), or over some of them.",
   example: 'mean_score(evaluate(z.base, tasks("held_out")))',
-  params: [{ name: "scores", type: "dict", required: true, doc: "evaluate(...)" }],
+  params: [
+    { name: "scores", type: "dict", required: true, doc: "evaluate(...)" },
+    { name: "tasks", type: "any", doc: "only these tasks (default: every task in scores)" },
+  ],
   returns: "number",
   call: (a) => {
-    const s = Object.values(scoresOf(dictArg(a.scores, "scores")));
+    const all = scoresOf(dictArg(a.scores, "scores"));
+    const ids = a.tasks === undefined || a.tasks === null ? Object.keys(all) : taskSetArg(a.tasks).tasks.map((t) => t.id);
+    const s = ids.map((id) => {
+      if (all[id] === undefined) throw new MergelabError(`mean_score: no score for task ${id}`, { param: "tasks" });
+      return all[id];
+    });
     return s.reduce((x, y) => x + y, 0) / s.length;
   },
 };
@@ -273,6 +282,7 @@ const bestSpec: FunctionSpec = {
 
 export const specs: FunctionSpec[] = [
   tasksSpec, evaluateSpec, normalizedSpec, meanScoreSpec, expertReferenceSpec, zooSpec, profileSpec, subsetsSpec, mergeWithSpec, bestSpec,
+  ...scaleSpecs,
 ];
 
 export { TaskSet, tasks, evaluate, normalized, expertReference, mergeWith, defaultCacheDir, scoresOf } from "./api.js";

@@ -17,13 +17,32 @@ export const EVAL_PER_TASK: Record<SplitName, number> = { train: 200, val: 200, 
 /** Accuracy per task id. */
 export type Scores = Record<string, number>;
 
+/** Each task's fixed evaluation examples, by split and task id (a task's examples do not depend on the other tasks asked with it). */
 const cache = new Map<string, ReturnType<typeof evalExamples>>();
+
+function examplesOf(data: ImageData, split: SplitName, tasks: Task[], perTask: number): { inputs: Float32Array; member: Float32Array; n: number } {
+  const parts = tasks.map((t) => {
+    const key = `${split}:${perTask}:${t.id}`;
+    const hit = cache.get(key) ?? evalExamples(data, split, [t], perTask);
+    cache.set(key, hit);
+    return hit;
+  });
+  if (parts.length === 1) return parts[0];
+  const n = parts.reduce((a, p) => a + p.n, 0);
+  const inputs = new Float32Array(n * INPUT_DIM);
+  const member = new Float32Array(n);
+  let row = 0;
+  for (const p of parts) {
+    inputs.set(p.inputs, row * INPUT_DIM);
+    member.set(p.member, row);
+    row += p.n;
+  }
+  return { inputs, member, n };
+}
 
 export function accuracy(model: tf.LayersModel, data: ImageData, tasks: Task[], split: SplitName = "test"): Scores {
   const perTask = EVAL_PER_TASK[split];
-  const key = `${split}:${perTask}:${tasks.map((t) => t.id).join("|")}`;
-  const ex = cache.get(key) ?? evalExamples(data, split, tasks, perTask);
-  cache.set(key, ex);
+  const ex = examplesOf(data, split, tasks, perTask);
   const correct = tf.tidy(() => {
     const x = tf.tensor2d(ex.inputs, [ex.n, INPUT_DIM]);
     const logits = model.predict(x, { batchSize: 2048 }) as tf.Tensor2D;

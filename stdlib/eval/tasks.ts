@@ -18,6 +18,7 @@
  */
 import { NUM_CLASSES, PIXELS, type ImageData, type SplitName } from "./data.js";
 import { applyDomain, COMPOSED_DOMAINS, domain, HELD_IN_DOMAINS, INSTRUCTION_DOMAINS } from "./domains.js";
+import { applyCorruption } from "./corruptions.js";
 
 export interface Task {
   id: string;
@@ -26,6 +27,8 @@ export interface Task {
   classes: number[];
   /** image domain (domains.ts); "a+b" is a composition */
   domain: string;
+  /** scale study v2: an image corruption (corruptions.ts) instead of a domain; "a+b" is a composition */
+  corruption?: string;
 }
 
 export const NUM_CLUSTERS = 8;
@@ -151,10 +154,15 @@ export function allocExamples(n: number): Examples {
   };
 }
 
-/** Write example i: image `row` of the split in the task's domain, instruction S (or none: a raw, clean 20-way example). */
-export function putExample(ex: Examples, i: number, data: ImageData, split: SplitName, row: number, task?: Task): void {
+/**
+ * Write example i: image `row` of the split in the task's domain (or under its corruption, drawing from `rand`),
+ * instruction S — or no task: a raw 20-way example, clean or under the corruption `augment`.
+ */
+export function putExample(ex: Examples, i: number, data: ImageData, split: SplitName, row: number, task?: Task, rand?: () => number, augment?: string): void {
   const s = data[split];
-  applyDomain(domain(task?.domain ?? "clean"), s.images, row * PIXELS, ex.inputs, i * INPUT);
+  const corruption = task ? task.corruption : augment;
+  if (corruption) applyCorruption(corruption, s.images, row * PIXELS, ex.inputs, i * INPUT, rand ?? rng(row));
+  else applyDomain(domain(task?.domain ?? "clean"), s.images, row * PIXELS, ex.inputs, i * INPUT);
   ex.inputs.fill(0, i * INPUT + PIXELS, (i + 1) * INPUT);
   const y = s.labels[row];
   ex.classLabel[i] = y;
@@ -189,7 +197,7 @@ export function evalExamples(data: ImageData, split: SplitName, tasks: Task[], p
     let h = 0;
     for (const ch of `${split}:${task.id}`) h = (Math.imul(h, 31) + ch.charCodeAt(0)) >>> 0;
     const rand = rng(h);
-    for (let i = 0; i < perTask; i++) putExample(ex, t * perTask + i, data, split, drawRow(data, split, task, rand), task);
+    for (let i = 0; i < perTask; i++) putExample(ex, t * perTask + i, data, split, drawRow(data, split, task, rand), task, rand);
   });
   return ex;
 }

@@ -16,12 +16,16 @@ export interface TrainOptions {
   batch: number;
   lr: number;
   seed: number;
+  /** learning rate of the hidden layers (every layer after the first) as a multiple of lr; default 1 */
+  hiddenLrScale?: number;
 }
 
 /** What one training example is drawn from: with probability `rawFraction` a raw 20-way example, else a task. */
 export interface Mixture {
   tasks: Task[];
   rawFraction: number;
+  /** a corruption (corruptions.ts) applied to the raw examples, e.g. "augment" */
+  augment?: string;
 }
 
 function drawBatch(data: ImageData, mix: Mixture, n: number, rand: () => number): Examples {
@@ -29,10 +33,10 @@ function drawBatch(data: ImageData, mix: Mixture, n: number, rand: () => number)
   const rows = data.train.labels.length;
   for (let i = 0; i < n; i++) {
     if (mix.tasks.length === 0 || rand() < mix.rawFraction) {
-      putExample(ex, i, data, "train", Math.floor(rand() * rows));
+      putExample(ex, i, data, "train", Math.floor(rand() * rows), undefined, rand, mix.augment);
     } else {
       const task = mix.tasks[Math.floor(rand() * mix.tasks.length)];
-      putExample(ex, i, data, "train", drawRow(data, "train", task, rand), task);
+      putExample(ex, i, data, "train", drawRow(data, "train", task, rand), task, rand);
     }
   }
   return ex;
@@ -93,6 +97,8 @@ export function train(model: tf.LayersModel, data: ImageData, mix: Mixture, opts
   const optimizer = tf.train.adam(opts.lr);
   const tail = Math.max(1, Math.floor(opts.steps / 10));
   let tailLoss = 0;
+  const scale = opts.hiddenLrScale ?? 1;
+  if (scale !== 1) return trainTwoRates(model, data, mix, opts, scale);
   for (let step = 0; step < opts.steps; step++) {
     const ex = drawBatch(data, mix, opts.batch, rand);
     const loss = optimizer.minimize(() => batchLoss(model, ex), true);
@@ -100,5 +106,29 @@ export function train(model: tf.LayersModel, data: ImageData, mix: Mixture, opts
     loss?.dispose();
   }
   optimizer.dispose();
+  return tailLoss / tail;
+}
+
+/** Adam with lr on the first layer and lr·scale on the later ones (the "lazier wider models" manipulation). */
+function trainTwoRates(model: tf.LayersModel, data: ImageData, mix: Mixture, opts: TrainOptions, scale: number): number {
+  const rand = rng(opts.seed);
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const first = new Set(model.layers[0].trainableWeights.map((w) => (w.read() as tf.Variable).name));
+  const optFirst = tf.train.adam(opts.lr);
+  const optHidden = tf.train.adam(opts.lr * scale);
+  const tail = Math.max(1, Math.floor(opts.steps / 10));
+  let tailLoss = 0;
+  for (let step = 0; step < opts.steps; step++) {
+    const ex = drawBatch(data, mix, opts.batch, rand);
+    const { value, grads } = tf.variableGrads(() => batchLoss(model, ex), vars);
+    const names = Object.keys(grads);
+    optFirst.applyGradients(Object.fromEntries(names.filter((n) => first.has(n)).map((n) => [n, grads[n]])) as Parameters<typeof optFirst.applyGradients>[0]);
+    optHidden.applyGradients(Object.fromEntries(names.filter((n) => !first.has(n)).map((n) => [n, grads[n]])) as Parameters<typeof optFirst.applyGradients>[0]);
+    if (step >= opts.steps - tail) tailLoss += value.dataSync()[0];
+    value.dispose();
+    for (const g of Object.values(grads)) g.dispose();
+  }
+  optFirst.dispose();
+  optHidden.dispose();
   return tailLoss / tail;
 }
