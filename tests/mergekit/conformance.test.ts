@@ -23,7 +23,11 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { repoRoot, runCli, tempDir } from "../helpers.js";
+import { repoRoot, tempDir } from "../helpers.js";
+import { run as runVerb } from "../../cli/commands/run.js";
+import { mergekitToScript } from "../../cli/mergekit.js";
+import { formatError } from "../../cli/format.js";
+import { MergelabError } from "../../core/errors.js";
 
 const here = path.join(repoRoot, "tests/mergekit");
 const configsDir = path.join(here, "configs");
@@ -263,8 +267,31 @@ function python(): string | undefined {
   return undefined;
 }
 
+/**
+ * `mergelab run ARGS` in this process (the suite's time is mostly process start-up otherwise; the CLI's
+ * process boundary is covered by tests/cli): its exit code, and what it would print on stderr.
+ */
+async function runInProcess(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  const chunks: string[] = [];
+  const write = process.stderr.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    chunks.push(typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8"));
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    const code = await runVerb(args);
+    return { code, stderr: chunks.join("") };
+  } catch (e) {
+    if (e instanceof MergelabError) return { code: 1, stderr: formatError(e) + "\n" };
+    throw e;
+  } finally {
+    process.stderr.write = write;
+  }
+}
+
 const py = python();
 let work: string;
+let cwd: string | undefined;
 const rows: Row[] = [];
 
 describe.skipIf(!py)(`mergekit conformance (references from mergekit ${expected.mergekit_commit.slice(0, 12)})`, () => {
@@ -272,6 +299,8 @@ describe.skipIf(!py)(`mergekit conformance (references from mergekit ${expected.
     work = tempDir("mergelab-conformance-");
     const r = spawnSync(py!, [path.join(here, "reference/gen_checkpoints.py"), path.join(work, "models")], { encoding: "utf8" });
     if (r.status !== 0) throw new Error(`gen_checkpoints.py failed: ${r.stderr}`);
+    cwd = process.cwd();
+    process.chdir(path.join(work, "models")); // configs name their models relative to the working directory
   });
   afterAll(() => {
     if (rows.length) {
@@ -284,6 +313,7 @@ describe.skipIf(!py)(`mergekit conformance (references from mergekit ${expected.
       for (const r of rows) counts.set(r.verdict, (counts.get(r.verdict) ?? 0) + 1);
       process.stdout.write(`\nmergekit conformance vs mergekit ${expected.mergekit_commit}\n${table.join("\n")}\n${[...counts].map(([k, v]) => `${v} ${k}`).join(", ")}\n`);
     }
+    if (cwd) process.chdir(cwd);
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
@@ -319,9 +349,9 @@ describe.skipIf(!py)(`mergekit conformance (references from mergekit ${expected.
 
   for (const f of configs) {
     const name = f.replace(/\.yml$/, "");
-    it(`${name}`, () => {
+    it(`${name}`, async () => {
       const out = path.join(work, "out", name);
-      const run = runCli(["run", path.join(configsDir, f), out, "--quiet", "--workers", "0"], { cwd: path.join(work, "models") });
+      const run = await runInProcess([path.join(configsDir, f), out, "--quiet", "--workers", "0"]);
       const row = compare(name, out, run);
       const [want, reason] = VERDICTS[name] ?? ["match"];
       // a pinned reason without a verifiable rule (random draws, a mergekit bug): the difference is expected,
@@ -334,11 +364,11 @@ describe.skipIf(!py)(`mergekit conformance (references from mergekit ${expected.
       if (run.code === 0) {
         // from-mergekit's script, run as a script, writes the same tensors bit for bit
         const scriptOut = path.join(work, "out", `${name}-script`);
-        const printed = runCli(["from-mergekit", path.join(configsDir, f), scriptOut], { cwd: path.join(work, "models") });
-        expect(printed.code, printed.stderr).toBe(0);
+        // what `mergelab from-mergekit CONFIG OUT` prints
+        const printed = mergekitToScript(fs.readFileSync(path.join(configsDir, f), "utf8"), { file: path.join(configsDir, f), outDir: scriptOut, inputsDir: process.cwd(), run: { notes: [] } });
         const script = path.join(work, "models", `${name}.mlab`);
-        fs.writeFileSync(script, printed.stdout);
-        const viaScript = runCli(["run", script, "--quiet", "--workers", "0"], { cwd: path.join(work, "models") });
+        fs.writeFileSync(script, printed);
+        const viaScript = await runInProcess([script, "--quiet", "--workers", "0"]);
         expect(viaScript.code, viaScript.stderr).toBe(0);
         const a = readCheckpoint(out);
         const b = readCheckpoint(scriptOut);
