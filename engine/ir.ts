@@ -123,8 +123,23 @@ export class Graph {
     return this.nodes.size;
   }
 
+  private readonly recipes = new Map<object, Map<string, Node>>();
+  /**
+   * The node of `owner`'s tensor `tensor` in this graph, made by `make` on first use (a model's
+   * recipe: a model used twice in an expression expands once). Held by the graph, so it dies with it.
+   */
+  memo(owner: object, tensor: string, make: () => Node): Node {
+    let m = this.recipes.get(owner);
+    if (!m) this.recipes.set(owner, (m = new Map()));
+    let node = m.get(tensor);
+    if (!node) m.set(tensor, (node = make()));
+    return node;
+  }
+
   private make(op: Node["op"], src: Node[], arg: unknown, scalar: boolean): Node {
-    const key = `${op}|${src.map((s) => s.id).join(",")}|${arg === undefined ? "" : JSON.stringify(arg)}`;
+    let ids = "";
+    for (let i = 0; i < src.length; i++) ids += i === 0 ? `${src[i].id}` : `,${src[i].id}`;
+    const key = `${op}|${ids}|${arg === undefined ? "" : typeof arg === "number" ? `${arg}` : JSON.stringify(arg)}`;
     let node = this.nodes.get(key);
     if (!node) {
       // a row value: a row reduction, or scalar arithmetic on one (a whole-tensor reduction of it is whole-tensor)

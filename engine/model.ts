@@ -121,14 +121,8 @@ export class ModelValue {
     this.tensors = init.tensors;
     // memoized per graph and tensor: a model used twice in an expression (x + x, nested
     // merges) expands once, so deep expressions stay linear instead of exponential
-    const memo = new WeakMap<Graph, Map<string, Node>>();
-    this.recipe = (g, tensor) => {
-      let m = memo.get(g);
-      if (!m) memo.set(g, (m = new Map()));
-      let node = m.get(tensor);
-      if (!node) m.set(tensor, (node = init.recipe(g, tensor)));
-      return node;
-    };
+    // (the graph holds the memo: no per-graph entries in a WeakMap, which cost every GC)
+    this.recipe = (g, tensor) => g.memo(this, tensor, () => init.recipe(g, tensor));
     this.carry = init.carry;
     this.origin = init.origin;
     this.label = init.label;
@@ -229,7 +223,7 @@ export function loadModel(p: string, opts: { cwd?: string; label?: string; hubId
   if (hit && hit.mtimeMs === mtimeMs && !opts.label) return hit.model;
   const ckpt = openCheckpoint(abs);
   const tensors = new Map<string, TensorMeta>();
-  for (const t of ckpt.tensors) tensors.set(t.name, { shape: [...t.shape], dtype: t.dtype });
+  for (const t of ckpt.tensors) tensors.set(t.name, { shape: t.shape, dtype: t.dtype }); // the header's own copy, read-only
   let hfConfig: HfConfig | undefined;
   try {
     hfConfig = readHfConfig(abs);
@@ -324,12 +318,8 @@ export function mapTensors(
   const ref = models[carryFrom];
   checkCompatible(models);
   const numLayers = ref.numLayers;
-  const contexts = new Map<string, TensorContext>();
-  const context = (name: string): TensorContext => {
-    let c = contexts.get(name);
-    if (!c) contexts.set(name, (c = tensorContext(name, ref.tensors.get(name)!.shape, numLayers)));
-    return c;
-  };
+  // made when the recipe runs (once per plan and tensor), not kept: a model holds nothing per tensor
+  const context = (name: string): TensorContext => tensorContext(name, ref.tensors.get(name)!.shape, numLayers);
   const inputs = [...new Set(models.flatMap((m) => m.inputs))];
   const steps = [...new Set(models.flatMap((m) => m.steps))];
   if (opts.step) steps.push(opts.step);
@@ -368,10 +358,9 @@ function guardArchitectures(models: readonly ModelValue[]): void {
  * when another model of the merge has a head; when none has, all stay tied.
  */
 function withTiedHeads(models: readonly ModelValue[]): readonly ModelValue[] {
-  const names = new Set(models.flatMap((m) => [...m.tensors.keys()]));
   return models.map((m) => {
     const tied = tiedHead(m.hfConfig, m.tensors);
-    if (!tied || !names.has(tied.head)) return m;
+    if (!tied || !models.some((o) => o.tensors.has(tied.head))) return m;
     const tensors = new Map(m.tensors);
     tensors.set(tied.head, m.tensors.get(tied.embed)!);
     const alias = (n: string) => (n === tied.head ? tied.embed : n);
@@ -432,10 +421,13 @@ function commonVocab(models: readonly ModelValue[]): readonly ModelValue[] {
   });
 }
 
+/** Tensor maps already found compatible (derived models share their first input's map): checked once, not per call. */
+const compatible = new WeakMap<ReadonlyMap<string, TensorMeta>, WeakSet<ReadonlyMap<string, TensorMeta>>>();
+
 function checkCompatible(models: readonly ModelValue[]): void {
   const a = models[0];
   for (const b of models.slice(1)) {
-    if (b === a) continue;
+    if (b.tensors === a.tensors || compatible.get(a.tensors)?.has(b.tensors)) continue;
     for (const [name, ta] of a.tensors) {
       const tb = b.tensors.get(name);
       if (!tb) throw new MergelabError(`tensor '${name}' is in ${a.label} but missing from ${b.label}`, { tensor: name });
@@ -449,6 +441,9 @@ function checkCompatible(models: readonly ModelValue[]): void {
     for (const name of b.tensors.keys()) {
       if (!a.tensors.has(name)) throw new MergelabError(`tensor '${name}' is in ${b.label} but missing from ${a.label}`, { tensor: name });
     }
+    let set = compatible.get(a.tensors);
+    if (!set) compatible.set(a.tensors, (set = new WeakSet()));
+    set.add(b.tensors);
   }
 }
 

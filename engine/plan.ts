@@ -63,8 +63,13 @@ export interface ComputeJob {
   name: string;
   shape: number[];
   numel: number;
+  /**
+   * The graph. `nodes`, `outputs`, `scalars`, `passes`, `modelPass`, `modelKeys` and `signature` are
+   * shared by every job of the same graph shape (one template per shape; read-only); an input node
+   * has no `arg`: which tensor it reads is this job's `inputSources`.
+   */
   nodes: SerialNode[];
-  /** Per input node index: the plan source index and the input tensor's stored dtype. */
+  /** Per input node index: the plan source index, the tensor and its stored dtype. */
   inputSources: Record<number, { source: number; tensor: string; dtype: DType }>;
   outputs: JobOutput[];
   /** Named scalar results (evaluateScalars). */
@@ -75,6 +80,19 @@ export interface ComputeJob {
   /** kthModel node index → key. */
   modelKeys: Array<[number, string]>;
   /** Structural key: jobs with equal signatures share compiled pass functions. */
+  signature: string;
+}
+
+/** What the jobs of one graph shape share (see JobBuilder.compute): planned once, read-only. */
+interface Template {
+  nodes: SerialNode[];
+  /** Indices of the input nodes. */
+  inputs: number[];
+  outputs: JobOutput[];
+  scalars: Array<[string, number]>;
+  passes: PassSpec[];
+  modelPass?: PassSpec;
+  modelKeys: Array<[number, string]>;
   signature: string;
 }
 
@@ -176,23 +194,45 @@ export function schedulePasses(nodes: SerialNode[], outputs: JobOutput[], scalar
 
 // ---------------------------------------------------------------- serialization
 
-/** Nodes reachable from `roots`, renumbered 0..k-1 in topological (creation) order. */
-function serialize(roots: Node[]): { nodes: SerialNode[]; index: Map<number, number>; originals: Node[] } {
-  const seen = new Map<number, Node>();
-  const visit = (n: Node) => {
-    if (seen.has(n.id)) return;
-    seen.set(n.id, n);
-    n.src.forEach(visit);
-  };
-  roots.forEach(visit);
-  const originals = [...seen.values()].sort((a, b) => a.id - b.id);
-  const index = new Map(originals.map((n, i) => [n.id, i]));
-  const nodes = originals.map((n): SerialNode => {
-    const node: SerialNode = { op: n.op, src: n.src.map((s) => index.get(s.id)!), arg: n.arg, scalar: n.scalar };
-    if (n.axis !== undefined) node.axis = n.axis;
-    return node;
-  });
-  return { nodes, index, originals };
+/**
+ * Nodes of `g` reachable from `roots` in topological (creation) order, and each one's position in
+ * that list by node id (-1: not reachable). Iterative: a deep expression does not recurse.
+ */
+function reachable(g: Graph, roots: Node[]): { originals: Node[]; pos: Int32Array } {
+  const byId: Array<Node | undefined> = new Array(g.size);
+  const stack = [...roots];
+  while (stack.length) {
+    const n = stack.pop()!;
+    if (byId[n.id]) continue;
+    byId[n.id] = n;
+    for (const s of n.src) if (!byId[s.id]) stack.push(s);
+  }
+  const originals: Node[] = [];
+  const pos = new Int32Array(byId.length).fill(-1);
+  for (let id = 0; id < byId.length; id++) {
+    const n = byId[id];
+    if (n) pos[id] = originals.push(n) - 1;
+  }
+  return { originals, pos };
+}
+
+/** What makes two jobs' graphs the same template: everything but their input tensors. */
+function templateKey(originals: Node[], pos: Int32Array, outs: ReadonlyArray<{ root: number; node: Node; dtype: DType }>, named: ReadonlyArray<[string, Node]>): string {
+  let key = "";
+  for (const n of originals) {
+    key += n.op;
+    key += "(";
+    for (const s of n.src) key += `${pos[s.id]},`;
+    key += ")";
+    const a = n.arg;
+    if (n.op !== "input" && a !== undefined) key += typeof a === "number" ? `${a}` : JSON.stringify(a);
+    key += ";";
+  }
+  key += "|";
+  for (const o of outs) key += `${o.root}:${pos[o.node.id]}:${o.dtype},`;
+  key += "|";
+  for (const [k, n] of named) key += `${JSON.stringify(k)}:${pos[n.id]},`;
+  return key;
 }
 
 /** A constant whose value is a float32 (or NaN): ops mixing it with float32 vectors stay exact where they select. */
@@ -374,25 +414,47 @@ class JobBuilder {
     this.jobs.push({ kind: "carry", name, shape, dtype, root, source: this.sourceIndex(spec.source), tensor: spec.tensor, byteLength });
   }
 
+  /**
+   * Tensors whose graphs are equal up to their input tensors (same ops, constants, seeds, outputs)
+   * share one template: its nodes, passes and signature are planned once and referenced by every
+   * such job (a 100k-tensor checkpoint has a handful of templates, not 100k graphs).
+   */
+  private readonly templates = new Map<string, Template>();
+
   compute(g: Graph, name: string, shape: number[], outs: Array<{ root: number; node: Node; dtype: DType }>, named: Array<[string, Node]>): void {
     const numel = shape.reduce((a, b) => a * b, 1);
-    const { nodes, index, originals } = serialize([...outs.map((o) => o.node), ...named.map(([, n]) => n)]);
+    const { originals, pos } = reachable(g, [...outs.map((o) => o.node), ...named.map(([, n]) => n)]);
+    const key = templateKey(originals, pos, outs, named);
+    let t = this.templates.get(key);
+    if (!t) this.templates.set(key, (t = this.template(originals, pos, outs, named, name)));
     const inputSources: ComputeJob["inputSources"] = {};
+    for (const i of t.inputs) {
+      const { model, tensor } = originals[i].arg as { model: number; tensor: string };
+      inputSources[i] = this.resolveInput(g.sources[model] as Source, tensor, numel, name);
+    }
+    const { nodes, outputs, scalars, passes, modelPass, modelKeys, signature } = t;
+    this.jobs.push({ kind: "compute", name, shape, numel, nodes, inputSources, outputs, scalars, passes, modelPass, modelKeys, signature });
+  }
+
+  private template(originals: Node[], pos: Int32Array, outs: Array<{ root: number; node: Node; dtype: DType }>, named: Array<[string, Node]>, name: string): Template {
+    const nodes = originals.map((n): SerialNode => {
+      // an input's tensor and source are the job's (inputSources), not the template's
+      const node: SerialNode = { op: n.op, src: n.src.map((s) => pos[s.id]), arg: n.op === "input" ? undefined : n.arg, scalar: n.scalar };
+      if (n.axis !== undefined) node.axis = n.axis;
+      return node;
+    });
+    const inputs: number[] = [];
     const modelKeys: Array<[number, string]> = [];
     originals.forEach((n, i) => {
-      if (n.op === "input") {
-        const { model, tensor } = n.arg as { model: number; tensor: string };
-        inputSources[i] = this.resolveInput(g.sources[model] as Source, tensor, numel, name);
-      } else if (n.op === "kthModel") {
-        modelKeys.push([i, this.modelStat(n, name)]);
-      }
+      if (n.op === "input") inputs.push(i);
+      else if (n.op === "kthModel") modelKeys.push([i, this.modelStat(n, name)]);
     });
-    const outputs = outs.map((o) => ({ root: o.root, node: index.get(o.node.id)!, dtype: o.dtype }));
-    const scalars = named.map(([k, n]) => [k, index.get(n.id)!] as [string, number]);
+    const outputs = outs.map((o) => ({ root: o.root, node: pos[o.node.id], dtype: o.dtype }));
+    const scalars = named.map(([k, n]) => [k, pos[n.id]] as [string, number]);
     const passes = schedulePasses(nodes, outputs, scalars.map(([, i]) => i));
     const modelPass = modelKeys.length ? checkedModelPass(nodes, modelKeys, name) : undefined;
     const signature = signatureOf(nodes, outputs, scalars.map(([, i]) => i));
-    this.jobs.push({ kind: "compute", name, shape, numel, nodes, inputSources, outputs, scalars, passes, modelPass, modelKeys, signature });
+    return { nodes, inputs, outputs, scalars, passes, modelPass, modelKeys, signature };
   }
 
   private resolveInput(source: Source | undefined, tensor: string, numel: number, output: string) {
@@ -451,11 +513,8 @@ export function explainPlan(models: ModelValue | readonly ModelValue[], opts: Pl
 
 const fmtBytes = (b: number) => (b >= 1 << 30 ? `${(b / (1 << 30)).toFixed(2)} GiB` : b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(1)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
 
-function nodeText(n: SerialNode, source?: number): string {
-  if (n.op === "input") {
-    const a = n.arg as { model: number; tensor: string };
-    return `input(#${source ?? a.model} ${a.tensor})`;
-  }
+function nodeText(n: SerialNode, input?: { source: number; tensor: string }): string {
+  if (n.op === "input") return `input(#${input?.source} ${input?.tensor})`;
   if (n.op === "const") return `${constValue(n as unknown as Node)}`;
   if (n.op === "rand") {
     const a = n.arg as { seed: number; stream: string };
@@ -508,7 +567,7 @@ function explainText(plan: Plan): string {
     const more = jobs.length > 1 ? ` (and ${jobs.length - 1} more with the same graph)` : "";
     lines.push("");
     lines.push(`${j.name} [${j.shape.join(", ")}]${more}: ${j.nodes.length} nodes, ${j.passes.length} pass(es)`);
-    j.nodes.forEach((n, i) => lines.push(`  %${i} = ${nodeText(n, j.inputSources[i]?.source)}${n.axis !== undefined ? `  (per row, axis ${n.axis})` : n.scalar && n.op !== "const" ? "  (scalar)" : ""}`));
+    j.nodes.forEach((n, i) => lines.push(`  %${i} = ${nodeText(n, j.inputSources[i])}${n.axis !== undefined ? `  (per row, axis ${n.axis})` : n.scalar && n.op !== "const" ? "  (scalar)" : ""}`));
     if (j.modelPass) lines.push(`  ${passText(j, j.modelPass, 0, "model pre-pass (×2)")}`);
     j.passes.forEach((p, k) => lines.push(`  ${passText(j, p, k)}`));
   }
@@ -525,7 +584,7 @@ function explainHtml(plan: Plan): string {
   const rows = groups(plan)
     .map(({ jobs }) => {
       const j = jobs[0];
-      const graph = j.nodes.map((n, i) => `%${i} = ${nodeText(n, j.inputSources[i]?.source)}`).join("\n");
+      const graph = j.nodes.map((n, i) => `%${i} = ${nodeText(n, j.inputSources[i])}`).join("\n");
       const passes = j.passes.map((p, k) => passText(j, p, k)).join("<br>");
       return `<tr><td style="text-align:left">${esc(j.name)}${jobs.length > 1 ? ` <i>+${jobs.length - 1}</i>` : ""}</td><td>[${j.shape.join(", ")}]</td>` +
         `<td style="text-align:left">${passes}</td><td style="text-align:left"><details><summary>${j.nodes.length} nodes</summary><pre>${esc(graph)}</pre></details></td></tr>`;

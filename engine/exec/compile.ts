@@ -183,7 +183,7 @@ export function generateSource(nodes: SerialNode[], pass: PassSpec, outputs: num
   const high = highSlots(nodes, pass.kthHigh);
   high.sources.forEach((src, k) => {
     pre.push(`const h${k} = H[${k}];`);
-    body.push(`{ const x = ${elem(src)}; if (x === x) { F[0] = x + 0; const b = Q[0]; h${k}[(b ^ ((b >> 31) | 0x80000000)) >>> 16]++; } }`);
+    body.push(`{ const x = ${elem(src)}; if (x === x) { F[0] = x + 0; const b = Q[0]; const bin = (b ^ ((b >> 31) | 0x80000000)) >>> 16; h${k}[bin]++; h${k}[${HIST_BINS} + (bin >>> 8)]++; } }`);
   });
   const lowBySource = new Map<number, number[]>();
   pass.kthLow.forEach((r, k) => {
@@ -192,8 +192,8 @@ export function generateSource(nodes: SerialNode[], pass: PassSpec, outputs: num
     pre.push(`const l${k} = H[${high.sources.length + k}]; const sel${k} = B[${k}];`);
   });
   for (const [src, ks] of lowBySource) {
-    const updates = ks.map((k) => `if (hi === sel${k}) l${k}[key & 0xffff]++;`).join(" ");
-    body.push(`{ const x = ${elem(src)}; if (x === x) { F[0] = x + 0; const b = Q[0]; const key = b ^ ((b >> 31) | 0x80000000); const hi = key >>> 16; ${updates} } }`);
+    const updates = ks.map((k) => `if (hi === sel${k}) { l${k}[lo]++; l${k}[${HIST_BINS} + (lo >>> 8)]++; }`).join(" ");
+    body.push(`{ const x = ${elem(src)}; if (x === x) { F[0] = x + 0; const b = Q[0]; const key = b ^ ((b >> 31) | 0x80000000); const hi = key >>> 16; const lo = key & 0xffff; ${updates} } }`);
   }
   pass.outputs.forEach((o, k) => {
     pre.push(`const o${k} = O[${k}];`);
@@ -269,12 +269,37 @@ export function clampRank(m: number, count: number): number {
 }
 
 /**
+ * A tensor's radix histogram (an Int32Array of HIST_LEN): 65536 bins, then 256 block counts (block
+ * b = the sum of bins [256b, 256b + 256)), which the pass functions keep up to date. Walking,
+ * totalling and clearing it cost the blocks plus the occupied ones, not 65536 bins per tensor: a
+ * model of 100k small tensors would spend most of its time scanning empty bins.
+ */
+export const HIST_BINS = 65536;
+export const HIST_BLOCKS = 256;
+export const HIST_LEN = HIST_BINS + HIST_BLOCKS;
+const BLOCK = HIST_BINS / HIST_BLOCKS;
+
+/** A histogram with block counts (HIST_LEN long) rather than bins only (65536: the model-level sums). */
+const blocked = (hist: ArrayLike<number>) => hist.length === HIST_LEN;
+
+/**
  * Walk a histogram from the top bin down to the bin holding the rank-th largest
  * element; returns the bin and the rank within it.
  */
 export function selectBin(hist: ArrayLike<number>, rank: number): { bin: number; rank: number } {
   let above = 0;
-  for (let b = hist.length - 1; b >= 0; b--) {
+  let top = HIST_BINS - 1;
+  if (blocked(hist)) {
+    // skip whole blocks above the one holding the rank-th element
+    let blk = HIST_BLOCKS - 1;
+    for (; blk > 0; blk--) {
+      const c = hist[HIST_BINS + blk];
+      if (above + c >= rank) break;
+      above += c;
+    }
+    top = blk * BLOCK + BLOCK - 1;
+  }
+  for (let b = top; b >= 0; b--) {
     const c = hist[b];
     if (above + c >= rank) return { bin: b, rank: rank - above };
     above += c;
@@ -284,6 +309,24 @@ export function selectBin(hist: ArrayLike<number>, rank: number): { bin: number;
 
 export function histTotal(hist: ArrayLike<number>): number {
   let t = 0;
-  for (let b = 0; b < hist.length; b++) t += hist[b];
+  if (blocked(hist)) for (let b = HIST_BINS; b < HIST_LEN; b++) t += hist[b];
+  else for (let b = 0; b < HIST_BINS; b++) t += hist[b];
   return t;
+}
+
+/** Zero a histogram with block counts: only its occupied blocks. */
+export function clearHist(hist: Int32Array): void {
+  for (let blk = 0; blk < HIST_BLOCKS; blk++) {
+    if (hist[HIST_BINS + blk] === 0) continue;
+    hist.fill(0, blk * BLOCK, blk * BLOCK + BLOCK);
+    hist[HIST_BINS + blk] = 0;
+  }
+}
+
+/** acc[b] += hist[b] for every bin of a histogram with block counts (occupied blocks only). */
+export function addHist(acc: Float64Array, hist: Int32Array): void {
+  for (let blk = 0; blk < HIST_BLOCKS; blk++) {
+    if (hist[HIST_BINS + blk] === 0) continue;
+    for (let b = blk * BLOCK; b < blk * BLOCK + BLOCK; b++) acc[b] += hist[b];
+  }
 }

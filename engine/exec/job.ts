@@ -11,7 +11,7 @@ import { DTYPES, type DType } from "../../io/index.js";
 import { applyBinary, applyUnary, constValue, isAxisReduce, isBinary, isReduceNode, isUnary, randKey, rowLayout, type Axis, type Node } from "../ir.js";
 import type { CarryJob, ComputeJob, PassSpec } from "../plan.js";
 import { openComputed, type ComputedDescription, type ComputedReader } from "../computed.js";
-import { clampRank, compilePass, highSlots, histTotal, keyToFloat, runPass, selectBin, type RowState } from "./compile.js";
+import { addHist, clampRank, clearHist, compilePass, highSlots, HIST_BINS, HIST_LEN, histTotal, keyToFloat, runPass, selectBin, type RowState } from "./compile.js";
 
 /** A plan source as plain data (crosses to workers). */
 export type SourceDescription =
@@ -75,10 +75,11 @@ export class Buffers {
     if (!b || b.length < n) this.f32[slot] = b = new Float32Array(Math.max(n, 1));
     return b;
   }
+  /** A zeroed radix histogram with block counts (compile.ts HIST_LEN). */
   histAt(slot: number): Int32Array {
     let h = this.hist[slot];
-    if (!h) this.hist[slot] = h = new Int32Array(65536);
-    else h.fill(0);
+    if (!h) this.hist[slot] = h = new Int32Array(HIST_LEN);
+    else clearHist(h);
     return h;
   }
   rawOf(n: number): Uint8Array {
@@ -262,9 +263,8 @@ export function runModelPass(job: ComputeJob, ctx: RunContext, stage: "high" | "
   ids.forEach((r, k) => {
     const key = keyOf.get(r)!;
     let acc = hists.get(key);
-    if (!acc) hists.set(key, (acc = new Float64Array(65536)));
-    const h = H[stage === "high" ? high.slotOf[k] : k];
-    for (let b = 0; b < 65536; b++) acc[b] += h[b];
+    if (!acc) hists.set(key, (acc = new Float64Array(HIST_BINS)));
+    addHist(acc, H[stage === "high" ? high.slotOf[k] : k]);
   });
 }
 

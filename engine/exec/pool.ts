@@ -176,18 +176,24 @@ function startWorker(): Worker {
 }
 
 export function describeSources(plan: Plan): SourceDescription[] {
-  return plan.sources.map((s) =>
+  const used = plan.sources.some((s) => s.kind === "memory") ? usedTensors(plan) : [];
+  return plan.sources.map((s, i) =>
     s.kind === "checkpoint"
       ? { kind: "checkpoint", description: s.checkpoint.describe() }
       : s.kind === "computed"
       ? s.describe()
-      : { kind: "memory", tensors: Object.fromEntries([...s.tensors].filter(([name]) => usedBy(plan, s, name)).map(([name, t]) => [name, { shape: t.shape, dtype: t.dtype, data: t.data }])) },
+      : { kind: "memory", tensors: Object.fromEntries([...s.tensors].filter(([name]) => used[i]?.has(name)).map(([name, t]) => [name, { shape: t.shape, dtype: t.dtype, data: t.data }])) },
   );
 }
 
-function usedBy(plan: Plan, s: Plan["sources"][number], name: string): boolean {
-  const i = plan.sources.indexOf(s);
-  return plan.jobs.some((j) => (j.kind === "carry" ? j.source === i && j.tensor === name : Object.values(j.inputSources).some((x) => x.source === i && x.tensor === name)));
+/** Per source index: the names of its tensors the plan's jobs read (one walk over the jobs). */
+function usedTensors(plan: Plan): Array<Set<string>> {
+  const used = plan.sources.map(() => new Set<string>());
+  for (const j of plan.jobs) {
+    if (j.kind === "carry") used[j.source].add(j.tensor);
+    else for (const x of Object.values(j.inputSources)) used[x.source].add(x.tensor);
+  }
+  return used;
 }
 
 function runnerCount(plan: Plan, opts: ExecOptions): number {
