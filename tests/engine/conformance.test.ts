@@ -79,9 +79,10 @@ describe("executor = evaluateNaive, bitwise", () => {
       for (const { tensor, values } of results) {
         const g = new Graph();
         const stats = statsFn(g, inputs.map((m) => m.recipe(g, tensor)), model.context(tensor));
-        const numel = model.tensors.get(tensor)!.shape.reduce((a, b) => a * b, 1);
+        const shape = model.tensors.get(tensor)!.shape;
+        const numel = shape.reduce((a, b) => a * b, 1);
         for (const [k, node] of Object.entries(stats)) {
-          const want = evaluateNaive(node, { tensor, numel, inputs: referenceInputs(g, node) }) as number;
+          const want = evaluateNaive(node, { tensor, numel, shape, inputs: referenceInputs(g, node) }) as number;
           expect(sameScalar(values[k], want), `${tensor} ${k}: ${values[k]} vs ${want}`).toBe(true);
           checked++;
         }

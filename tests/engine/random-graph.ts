@@ -40,6 +40,21 @@ export function randomGraph(g: Graph, inputs: Node[], t: TensorContext): { root:
     } else if (u < 0.8) scal.push(g.binary(pick(["add", "mul", "div", "max", "sub"] as BinaryOp[]), pick(scal), pick(scal)));
     else vecs.push(g.binary(pick(BINARY), pick(vecs), pick(scal)));
   }
+  // row statistics (axis -1 or 0, never mixed in one expression): row values in vectors and in whole-tensor
+  // statistics (a separate stream, so the graphs above stay as they were)
+  const r2 = rng(hashString(t.name) ^ 0x0a815);
+  const pick2 = <T>(xs: T[]) => xs[Math.floor(r2() * xs.length)];
+  const axis = r2() < 0.5 ? -1 : 0;
+  const rows: Node[] = [];
+  for (let s = 0; s < 3 + Math.floor(r2() * 4); s++) {
+    const u = r2();
+    if (u < 0.35 || rows.length === 0) rows.push(g.reduceAlong(pick2(REDUCE), r2() < 0.8 ? pick2(vecs) : pick2(scal), axis));
+    else if (u < 0.55) rows.push(g.binary(pick2(["add", "mul", "div", "max", "sub"] as BinaryOp[]), pick2(rows), r2() < 0.5 ? pick2(rows) : pick2(scal)));
+    else if (u < 0.65) rows.push(g.unary(pick2(["sqrt", "acos", "sin", "fround", "abs"] as UnaryOp[]), pick2(rows)));
+    else if (u < 0.85) vecs.push(g.binary(pick2(BINARY), pick2(vecs), pick2(rows)));
+    else scal.push(g.reduce(pick2(REDUCE), pick2(rows)));
+  }
+  vecs.push(g.where(g.binary("gt", vecs[vecs.length - 1], pick2(rows)), pick2(vecs), pick2(rows)));
   // the output uses the latest statistic, and a shared subexpression built twice (hash-consed to one node)
   const last = vecs[vecs.length - 1];
   const shared = g.mul(g.sub(inputs[1], inputs[0]), 0.5);
