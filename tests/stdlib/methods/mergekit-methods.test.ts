@@ -113,6 +113,18 @@ describe(`nuslerp, karcher, arcee_fusion, model_stock(filter_wise) vs mergekit $
   });
 });
 
+describe("argument checks", () => {
+  const m = (label: string) => model(label, [2, 3], [1, 2, 3, 4, 5, 6]);
+  it("nuslerp takes exactly two models (plus an optional base), as mergekit", () => {
+    expect(() => run("nuslerp", { xs: [m("a"), m("b"), m("c")] })).toThrow(/nuslerp merges exactly two models \(got 3\)/);
+    expect(() => run("nuslerp", { xs: [m("a")] })).toThrow(/nuslerp merges exactly two models \(got 1\)/);
+  });
+  it("karcher of one model is that model, bit for bit (mergekit returns it)", async () => {
+    const a = m("a");
+    expect(Array.from((await computeF32(run("karcher", { xs: [a] }))).t)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+});
+
 const src = process.env.MERGEKIT_SRC;
 /** A python3 with torch and numpy (Debian's is /usr/bin/python3; a pyenv shim may come first on PATH). */
 const py = ["python3", "/usr/bin/python3"].find((exe) => spawnSync(exe, ["-c", "import torch, numpy"], { encoding: "utf8" }).status === 0);
