@@ -75,14 +75,26 @@ export {
   type Job,
   type PassSpec,
 } from "./plan.js";
-export {
-  saveModel,
-  materialize,
-  materializeArrays,
-  evaluateScalars,
-  type SaveOptions,
-  type SaveSummary,
-  type ExecOptions,
-  type Progress,
-  type ScalarResult,
-} from "./exec/index.js";
+export type { SaveOptions, SaveSummary, ExecOptions, Progress, ScalarResult } from "./exec/index.js";
+
+// The executor (worker pool, writer, kernels) loads on the first run, not with the engine: `mergelab
+// check`, dry runs and the language's start never run a plan. Each is async already; these forward.
+const exec = () => import("./exec/index.js");
+type Exec = typeof import("./exec/index.js");
+
+/** Run a model's plan and write it as a checkpoint directory (engine/exec). */
+export async function saveModel(...args: Parameters<Exec["saveModel"]>): ReturnType<Exec["saveModel"]> {
+  return (await exec()).saveModel(...args);
+}
+/** Run a model's plan in memory: one tf.Tensor per output tensor (engine/exec). */
+export async function materialize(...args: Parameters<Exec["materialize"]>): ReturnType<Exec["materialize"]> {
+  return (await exec()).materialize(...args);
+}
+/** Run a model's plan in memory: typed arrays with shape and dtype (engine/exec). */
+export async function materializeArrays(...args: Parameters<Exec["materializeArrays"]>): ReturnType<Exec["materializeArrays"]> {
+  return (await exec()).materializeArrays(...args);
+}
+/** Stream per-tensor scalar statistics of plan nodes (engine/exec). */
+export async function evaluateScalars(...args: Parameters<Exec["evaluateScalars"]>): ReturnType<Exec["evaluateScalars"]> {
+  return (await exec()).evaluateScalars(...args);
+}

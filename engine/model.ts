@@ -468,6 +468,11 @@ export function combine(op: "+" | "-" | "*" | "/", a: ModelValue | number, b: Mo
   return mapTensors([a, b], (g, [x, y]) => g.binary(bop, x, y), { label });
 }
 
+/** Paths of the checkpoints a model reads (what a save must never write over, into or above). */
+export function inputPaths(model: ModelValue): string[] {
+  return model.inputs.flatMap((s) => (s.kind === "checkpoint" ? [s.checkpoint.path, ...s.checkpoint.files.map((f) => f.path)] : []));
+}
+
 /** Total bytes of a model's tensors at their dtypes. */
 export function modelBytes(m: ModelValue): number {
   let bytes = 0;

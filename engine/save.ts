@@ -18,8 +18,8 @@ import { modelCard, type CardMethod } from "../io/card.js";
 import { parseSize } from "../io/layout.js";
 import { isEmptyOrAbsent } from "../io/staging.js";
 import { checkOutputTarget } from "../io/writer.js";
-import { inputPaths, saveModel, type Progress, type SaveSummary } from "./exec/index.js";
-import type { MergeStep, ModelValue } from "./model.js";
+import type { Progress, SaveSummary } from "./exec/index.js";
+import { inputPaths, type MergeStep, type ModelValue } from "./model.js";
 import { parseDtype } from "./plan.js";
 import { recipeHash, RECIPE_KEY, shardDir, shardModel, writeEmptyShard, type ShardSpec } from "./shard.js";
 
@@ -95,6 +95,8 @@ export async function save(whole: ModelValue, req: SaveRequest): Promise<SaveSum
     writeEmptyShard(target, recipe); // more shards than tensors: nothing to write here
     return null;
   }
+  // the executor (worker pool, writer) loads here: `check` and dry runs plan a save without it
+  const { saveModel } = await import("./exec/index.js");
   return saveModel(model, target, {
     ...(recipe ? { metadata: { [RECIPE_KEY]: recipe } } : {}),
     dtype: req.dtype,

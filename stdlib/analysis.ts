@@ -19,7 +19,6 @@ import { MergelabError } from "../core/errors.js";
 import type { Graph, Node } from "../engine/ir.js";
 import type { ModelValue } from "../engine/model.js";
 import type { TensorContext } from "../engine/param-schedule.js";
-import { evaluateScalars } from "../engine/exec/index.js";
 import { type Args, type CallContext, type FunctionSpec, type ParamSpec } from "./spec.js";
 import { Table, UNKNOWN, type Value } from "../core/values.js";
 import { asModels } from "./methods/define.js";
@@ -92,6 +91,7 @@ async function streamStats(
 ): Promise<Array<{ tensor: string; t: TensorContext; values: Record<string, number> }>> {
   const all = inp.base ? [inp.base, ...inp.models] : inp.models;
   const contexts = new Map<string, TensorContext>();
+  const { evaluateScalars } = await import("../engine/exec/index.js"); // the executor loads on the first run
   const results = await evaluateScalars(
     all,
     (g, nodes, t) => {

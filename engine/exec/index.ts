@@ -11,7 +11,7 @@ import type { DType } from "../../io/index.js";
 import { CheckpointWriter, provenanceMetadata, type OutputTensor } from "../../io/index.js";
 import type { tf } from "../../core/runtime.js";
 import type { Graph, Node } from "../ir.js";
-import type { ModelValue } from "../model.js";
+import { inputPaths, type ModelValue } from "../model.js";
 import { buildPlan, buildScalarPlan, type Plan } from "../plan.js";
 import type { TensorContext } from "../param-schedule.js";
 import { execute, type ExecOptions, type Progress } from "./pool.js";
@@ -93,10 +93,6 @@ export async function saveModel(model: ModelValue, dir: string, opts: SaveOption
   }
 }
 
-/** Paths of the checkpoints a model reads (what a save must never write over, into or above). */
-export function inputPaths(model: ModelValue): string[] {
-  return model.inputs.flatMap((s) => (s.kind === "checkpoint" ? [s.checkpoint.path, ...s.checkpoint.files.map((f) => f.path)] : []));
-}
 
 /** Refuse (naming the file) if a checkpoint the plan reads changed since its header was read. */
 function verifyInputs(plan: Plan): void {

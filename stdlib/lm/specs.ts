@@ -13,7 +13,7 @@
  */
 import { MergelabError } from "../../core/errors.js";
 import { Dict, Table, type Value } from "../../core/values.js";
-import { isModel, type ModelValue } from "../../engine/index.js";
+import { isModel, type ModelValue } from "../../engine/model.js";
 import type { Args, CallContext, FunctionSpec, ParamSpec } from "../spec.js";
 import type { ChoiceItem, EvalOptions } from "./metrics.js";
 import type { LanguageModel } from "./model.js";
