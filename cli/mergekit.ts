@@ -342,7 +342,7 @@ class Translator {
     const { cfg } = this;
     const method = cfg.method;
     if (!METHODS.includes(method)) {
-      throw this.doc.error(["merge_method"], `merge_method '${method}' is not supported yet${didYouMean(method, METHODS)}; mergelab translates: ${METHODS.join(", ")}`);
+      throw this.doc.error(["merge_method"], `merge_method '${method}' is not a merge method mergelab knows${didYouMean(method, METHODS)}; it translates: ${METHODS.join(", ")}`);
     }
     this.checkParamNames();
     if (cfg.base !== undefined && !this.multi.named.has(cfg.base)) {

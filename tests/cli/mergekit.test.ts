@@ -213,7 +213,7 @@ function translateError(yaml: string): string {
 describe("mergekit configs: errors point at the YAML line", () => {
   const two = "models:\n  - model: a\n    parameters:\n      weight: 1\n  - model: b\n    parameters:\n      weight: 1\n";
   const cases: Array<[string, string, RegExp]> = [
-    ["a method mergelab does not have", "models:\n  - model: a\nmerge_method: nuslerp\n", /^config\.yml:3:15: error: merge_method 'nuslerp' is not supported yet/],
+    ["a method mergekit does not have", "models:\n  - model: a\nmerge_method: average_all\n", /^config\.yml:3:15: error: merge_method 'average_all' is not a merge method mergelab knows; it translates: linear, /],
     ["a misspelt method", "models:\n  - model: a\nmerge_method: tiez\n", /^config\.yml:3:15: error: .*\(did you mean 'ties'\?\)/],
     ["a tokenizer tokens: block", `${two}merge_method: linear\ntokenizer:\n  source: union\n  tokens: {}\n`, /^config\.yml:11:\d+: error: tokenizer: tokens: \(per-token embedding sources\) is not supported yet/],
     ["a tokenizer source that is not a merged model", `${two}merge_method: linear\ntokenizer_source: models/other\n`, /^config\.yml:9:19: error: tokenizer source 'models\/other' is not one of the merged models/],
@@ -228,7 +228,6 @@ describe("mergekit configs: errors point at the YAML line", () => {
     ["a filtered t without a default", "models:\n  - model: a\n  - model: b\nmerge_method: slerp\nbase_model: a\nparameters:\n  t:\n    - filter: mlp\n      value: 0.3\n", /^config\.yml:7:3: error: t: add a default entry/],
     ["slerp of three models", "models:\n  - model: a\n  - model: b\n  - model: c\nmerge_method: slerp\nbase_model: a\nparameters: {t: 0.5}\n", /^config\.yml:1:1: error: slerp merges exactly two models/],
     ["both models and slices", "models:\n  - model: a\nslices:\n  - sources:\n      - model: a\n        layer_range: [0, 1]\nmerge_method: passthrough\n", /^config\.yml:3:1: error: give either 'models' or 'slices', not both/],
-    ["a model_stock filter_wise", `${two}merge_method: model_stock\nbase_model: base\nparameters:\n  filter_wise: true\n`, /^config\.yml:11:16: error: model_stock filter_wise: true is not supported yet/],
     ["an unsupported dtype", `${two}merge_method: linear\ndtype: int8\n`, /^config\.yml:9:8: error: dtype: "int8" is not a dtype mergelab writes/],
   ];
   for (const [what, yaml, message] of cases) {
