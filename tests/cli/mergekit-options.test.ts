@@ -19,6 +19,13 @@ describe("mergekit-yaml options", () => {
     expect(options.notes[0]).toMatch(/^--cuda: mergelab has no GPU backend/);
     expect(options.notes.every((n) => !n.includes("\n"))).toBe(true);
   });
+  it("every option mergekit-yaml has is accepted (mergekit/options.py MergeOptions at the suite's commit: each bool as --X/--no-X)", () => {
+    const bools = ["allow-crimes", "cuda", "low-cpu-memory", "copy-tokenizer", "clone-tensors", "trust-remote-code", "lazy-unpickle", "write-model-card", "safe-serialization", "quiet", "read-to-gpu", "multi-gpu", "async-write"];
+    const valued: Array<[string, string]> = [["--transformers-cache", "/c"], ["--lora-merge-cache", "/c"], ["--lora-merge-dtype", "bfloat16"], ["--device", "cpu"], ["--out-shard-size", "1B"], ["--random-seed", "3"], ["--num-threads", "2"], ["-j", "2"], ["--write-threads", "2"]];
+    const argv = ["cfg.yml", "out", ...bools.flatMap((b) => [`--${b}`, `--no-${b}`]), "--gpu-rich", "-v", "-vv", ...valued.flat()];
+    const { rest } = takeMergekitOptions(argv);
+    expect(rest.filter((a) => a.startsWith("-") && a !== "--quiet" && a !== "--workers")).toEqual([]);
+  });
   it("a value option without its value is an error, not a silent default", () => {
     expect(() => takeMergekitOptions(["cfg.yml", "--out-shard-size"])).toThrow(/needs a value/);
     expect(() => takeMergekitOptions(["cfg.yml", "--random-seed", "x"])).toThrow(/non-negative integer/);
