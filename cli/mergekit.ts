@@ -398,6 +398,10 @@ class Translator {
     const lines: Line[] = [];
     if (dtype) lines.push({ text: `# dtype: ${this.cfg.dtypeName}: mergekit computes in it; mergelab computes in float32${outDtype ? "" : ` and writes ${dtype}`}` });
     let written = outDtype ?? dtype;
+    if (!written && this.cfg.method === "arcee_fusion") {
+      lines.push({ text: "# no dtype: mergekit writes arcee_fusion's result in float32 (its float32 mask promotes it)" });
+      written = "f32";
+    }
     if (!written) {
       const mixed = this.mixedInputDtype();
       if (mixed) {
@@ -462,6 +466,7 @@ class Translator {
   outputDtype(): string | undefined {
     const { dtype, outDtype } = this.cfg;
     if (outDtype ?? dtype) return outDtype ?? dtype;
+    if (this.cfg.method === "arcee_fusion") return "f32";
     const mixed = this.mixedInputDtype();
     if (mixed) return mixed.dtype;
     const dir = this.opts.inputsDir ?? this.opts.checkPathsIn;

@@ -102,6 +102,6 @@ export const DIFFERENCES: Record<string, string[]> = {
   karcher: ["the iteration runs on float64 coefficients of the unit vectors (mergekit: a float32 vector): results agree within a few float32 ulps"],
   arcee_fusion: [
     "quantiles of the importance scores are exact over every element (mergekit samples 10^6 elements with torch.randperm above that size)",
-    "the result is written in the config's dtype (mergekit writes float32: its float32 mask promotes the result)",
+    "with a dtype, the result is written in it (mergekit writes float32 whatever the dtype: its float32 mask promotes the result)",
   ],
 };

@@ -44,8 +44,13 @@ describe("mergekit methods: nuslerp, karcher, arcee_fusion, model_stock filter_w
     expect(script("models:\n  - model: a\n  - model: b\nmerge_method: karcher\n")).toContain("merged = karcher([a, b], max_iter=10, tol=0.00001)");
   });
 
-  it("arcee_fusion: the base and the other model", () => {
-    expect(script("models:\n  - model: a\n  - model: b\nmerge_method: arcee_fusion\nbase_model: a\n")).toContain("merged = arcee_fusion(base, b)");
+  it("arcee_fusion: the base and the other model; without a dtype, written in float32 as mergekit writes it", () => {
+    const s = script("models:\n  - model: a\n  - model: b\nmerge_method: arcee_fusion\nbase_model: a\n");
+    expect(s).toContain("merged = arcee_fusion(base, b)");
+    expect(s).toContain("# no dtype: mergekit writes arcee_fusion's result in float32 (its float32 mask promotes it)");
+    expect(s).toContain('save(merged, "OUT", dtype="f32")');
+    // with a dtype, the config's dtype (mergelab's rule: computed in float32, rounded once; docs/methods.md)
+    expect(script("models:\n  - model: a\n  - model: b\nmerge_method: arcee_fusion\nbase_model: a\ndtype: bfloat16\n")).toContain('save(merged, "OUT", dtype="bf16")');
   });
 
   it("model_stock filter_wise: true", () => {
