@@ -55,20 +55,23 @@ export const nuslerp: MethodDefinition = {
   params: [
     P.expertsParam("the two models to interpolate (t = 0 gives the first)"),
     { name: "base", type: "model", doc: "optional: interpolate the task vectors x − base and add the result to base" },
-    { name: "t", type: ["number", "schedule"], default: 0.5, schedulable: true, range: { min: 0, max: 1 },
-      doc: "interpolation position (0 → first model, 1 → second); ignored when weights are given" },
+    { name: "t", type: ["number", "schedule"], schedulable: true, range: { min: 0, max: 1 },
+      doc: "interpolation position (0 → first model, 1 → second); 0.5 when neither t nor weights is given" },
     { name: "weights", type: ["list", "number", "schedule"], perModel: true, schedulable: true,
-      doc: "mergekit's two weights: t = w₁/(w₀ + w₁) (0.5 when |w₀ + w₁| < 1e-6)" },
+      doc: "mergekit's two weights, instead of t: t = w₁/(w₀ + w₁) (0.5 when |w₀ + w₁| < 1e-6)" },
     { name: "row_wise", type: "bool", default: false, doc: "with flatten=false: interpolate the vectors along the first dim (columns of a matrix) instead of the last" },
     { name: "flatten", type: "bool", default: true, doc: "interpolate each tensor as one vector (false: row by row)" },
   ],
-  check(_args, models) {
+  check(args, models) {
+    if (args.t !== undefined && args.t !== null && args.weights !== undefined && args.weights !== null) {
+      throw new MergelabError("nuslerp: give t or weights, not both (weights set t = w₁/(w₀ + w₁))", { param: "weights" });
+    }
     const xs = models.xs as ModelValue[];
     if (xs.length !== 2) throw new MergelabError(`nuslerp merges exactly two models (got ${xs.length}), plus an optional base`, { param: "xs" });
   },
   compute: (g, inputs, _t, params) => {
     const xs = inputs.xs as Node[];
-    const t = Array.isArray(params.weights) ? nuslerpT(params.weights as number[]) : (params.t as number);
+    const t = Array.isArray(params.weights) ? nuslerpT(params.weights as number[]) : ((params.t as number | undefined) ?? 0.5);
     return nuslerpExpand(g, xs, inputs.base as Node | undefined, t, params.row_wise as boolean, params.flatten as boolean);
   },
 };

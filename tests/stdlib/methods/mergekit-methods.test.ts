@@ -118,6 +118,15 @@ describe("argument checks", () => {
   it("nuslerp takes exactly two models (plus an optional base), as mergekit", () => {
     expect(() => run("nuslerp", { xs: [m("a"), m("b"), m("c")] })).toThrow(/nuslerp merges exactly two models \(got 3\)/);
     expect(() => run("nuslerp", { xs: [m("a")] })).toThrow(/nuslerp merges exactly two models \(got 1\)/);
+     expect(() => run("nuslerp", { xs: [m("a"), m("b")], t: 0.3, weights: [1, 2] })).toThrow(/give t or weights, not both/);
+  });
+  it("nuslerp's t: 0.5 by default, equal to weights [w, w], and weights [1, 3] are t = 0.75", async () => {
+    const [a, b] = [m("a"), model("b", [2, 3], [6, -5, 4, 3, -2, 1])];
+    const t = async (args: Record<string, Value>) => Array.from((await computeF32(run("nuslerp", { xs: [a, b], ...args }))).t);
+    expect(await t({})).toEqual(await t({ t: 0.5 }));
+    expect(await t({ weights: [2, 2] })).toEqual(await t({ t: 0.5 }));
+    expect(await t({ weights: [1, 3] })).toEqual(await t({ t: 0.75 }));
+    expect(await t({ weights: [1, 3] })).not.toEqual(await t({ t: 0.5 }));
   });
   it("karcher of one model is that model, bit for bit (mergekit returns it)", async () => {
     const a = m("a");
