@@ -735,8 +735,8 @@ class Translator {
       const d = `task_vector(${this.expr(x)}, ${b})`;
       switch (row.sparsify) {
         case "magnitude":
-          if (s.rescale) throw this.doc.error(this.lookup("rescale", this.cfg.slices[index])!.at, "rescale: true with per-model densities is not supported yet for ties (use one density, or the method's rescale)");
-          return `trim(${d}, k=${render(s.density[i])}, ties="index")`;
+          // rescale: true is mergekit's L1 rescale of each trimmed task vector (ties' rescale, per expert)
+          return `trim(${d}, k=${render(s.density[i])}, ties="index"${s.rescale ? ", rescale=true" : ""})`;
         case "random": return `drop(${d}, p=${render(s.p![i])}, seed=${(this.opts.run?.seed ?? 0) + i}, rescale=${s.rescale})`;
         case "outliers": return `trim_outliers(${d}, k=${render(s.density[i])}, ${NAMES.gamma}=${render(s.gamma![i])})`;
         case "della": return `magprune(${d}, k=${render(s.density[i])}, ${NAMES.epsilon}=${render(s.epsilon![i])}, seed=${(this.opts.run?.seed ?? 0) + i}, rescale=${s.rescale})`;

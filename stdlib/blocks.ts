@@ -125,13 +125,20 @@ export const specs: FunctionSpec[] = [
     doc: "Magnitude trim (TIES): keep d where |d| ≥ the m-th largest |d| of its tensor, m = clamp(floor(k·n), 1, n) (ties kept); others become 0.",
     example: "trim(task_vectors(experts, base), k=0.2)",
     paper: { title: "TIES-Merging: Resolving Interference When Merging Models (Yadav et al., 2023)", url: "https://arxiv.org/abs/2306.01708" },
-    params: [modelOrList("x", "a task vector or a list of them"), kTrim, P.tiesParam],
+    params: [
+      modelOrList("x", "a task vector or a list of them"), kTrim, P.tiesParam,
+      { name: "rescale", type: "bool", default: false, doc: "scale the kept values so their L1 norm is the task vector's (mergekit's rescale: true; ties(..., rescale=true) per expert)" },
+    ],
     returns: "any", // a model for a model, a list for a list
     call: (a: Args) => {
       checkNum(kTrim, a.k);
       const ties = (a.ties as string | undefined) ?? "keep";
+      const rescale = (a.rescale as boolean | undefined) ?? false;
       return eachModel(a.x, "x", (m) =>
-        mapTensors([m], (g, [d], t) => step.trimWith(g, d, num(kTrim, a.k, t), t.numel, ties), { label: `trim(${m.label})` }));
+        mapTensors([m], (g, [d], t) => {
+          const kept = step.trimWith(g, d, num(kTrim, a.k, t), t.numel, ties);
+          return rescale ? step.rescaleL1(g, d, kept) : kept;
+        }, { label: `trim(${m.label})` }));
     },
   }),
   block({
@@ -225,7 +232,7 @@ export const specs: FunctionSpec[] = [
         (g, nodes, t) => {
           const taus = nodes.slice(0, xs.length);
           const w = weighted(g, taus, a.weights, t);
-          const weights = P.weightsFor(resolveWeights(a.weights, taus.length, t), taus.length);
+          const weights = P.weightsFor(resolveWeights(a.weights, taus.length, t), taus.length).map((x) => Math.fround(x));
           return step.disjointMean(g, w, weights, gamma ? nodes[xs.length] : step.electSign(g, w), normalize);
         },
         { label: "disjoint_mean" },
@@ -383,6 +390,6 @@ function resolveWeights(v: Value | undefined, count: number, t: TensorContext): 
 
 /** w_i·τ_i for the block's weights argument. */
 function weighted(g: Graph, taus: readonly Node[], weights: Value | undefined, t: TensorContext): Node[] {
-  const w = P.weightsFor(resolveWeights(weights, taus.length, t), taus.length);
+  const w = P.weightsFor(resolveWeights(weights, taus.length, t), taus.length).map((x) => Math.fround(x)); // float32, as in the methods
   return taus.map((tau, i) => step.scale(g, tau, w[i]));
 }

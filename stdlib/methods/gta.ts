@@ -79,12 +79,14 @@ export function sparsify(g: Graph, kind: Sparsifier, d: Node, i: number, t: Tens
 
 /** The merged delta δ from the (sparsified) task vectors. */
 export function consensus(g: Graph, kind: Consensus, taus: readonly Node[], p: GtaParams): Node {
-  const weighted = taus.map((tau, i) => step.scale(g, tau, p.weights[i]));
+  // weights are float32 values (mergekit: torch.tensor(weights, dtype=float32))
+  const w = p.weights.map((x) => Math.fround(x));
+  const weighted = taus.map((tau, i) => step.scale(g, tau, w[i]));
   if (kind === "sum") {
     const total = step.sumOf(g, weighted);
-    return p.normalize ? step.normalizeBy(g, total, p.weights) : total;
+    return p.normalize ? step.normalizeBy(g, total, w) : total;
   }
-  return step.disjointMean(g, weighted, p.weights, step.electSign(g, weighted), p.normalize);
+  return step.disjointMean(g, weighted, w, step.electSign(g, weighted), p.normalize);
 }
 
 /** The expander of one variant: inputs are the base and the experts' tensors. */

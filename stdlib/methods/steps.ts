@@ -181,7 +181,8 @@ export function disjointMean(
 
 /** Divide by Σw (left as is when |Σw| < 1e-8, as mergekit does). */
 export function normalizeBy(g: Graph, x: Node, weights: readonly number[]): Node {
-  const total = weights.reduce((s, w) => s + w, 0);
+  // the float32 sum of the float32 weights, in list order (mergekit's weights.sum() of a float32 tensor)
+  const total = weights.reduce((s, w) => Math.fround(s + Math.fround(w)), 0);
   return Math.abs(total) < 1e-8 || total === 1 ? x : g.div(x, total);
 }
 

@@ -118,6 +118,7 @@ const VERDICTS: Record<string, [Verdict, string?]> = {
   "x-ties-bf16-ties": ["documented difference"],
   "x-ties-lambda-gradient": ["match"],
   "x-ties-rescale": ["match"],
+  "x-ties-rescale-per-model": ["documented difference"],
   "x-ties-slices": ["match"],
 };
 
