@@ -658,7 +658,9 @@ class Translator {
     }
     const gta = this.gtaSettings(slice, experts);
     const uniform = (xs?: Setting[]) => !xs || xs.every((x) => sameSetting(x, xs[0]));
-    if (uniform(gta.density) && uniform(gta.gamma) && uniform(gta.epsilon)) {
+    // breadcrumbs' rescale: true (the L1 rescale of each trimmed task vector) is trim_outliers(..., rescale=true)
+    const outlierRescale = gta.rescale && gta.row.sparsify === "outliers";
+    if (uniform(gta.density) && uniform(gta.gamma) && uniform(gta.epsilon) && !outlierRescale) {
       return `${method}(${xs}, base=${this.expr(base)}, ${this.gtaArgs(gta).join(", ")})`;
     }
     return this.gtaBlocks(gta, experts, base, index);
@@ -684,7 +686,7 @@ class Translator {
     if (this.lookup("int8_mask", slice)) this.note("int8_mask: ignored (mergelab votes in float32; the result does not depend on it)");
     if (row.sparsify === "random") this.note("density d (fraction kept) is written as p = 1 - d (DARE's drop probability)");
     const rescale = this.globalParam("rescale", slice, "bool") as boolean;
-    if (!HAS_RESCALE.has(this.cfg.method) && rescale && row.sparsify) {
+    if (!HAS_RESCALE.has(this.cfg.method) && rescale && row.sparsify && row.sparsify !== "outliers") {
       throw this.doc.error(this.lookup("rescale", slice)!.at, `rescale: true is not supported yet for ${this.cfg.method} (mergekit rescales the trimmed task vector to its L1 norm)`);
     }
     if (gamma && gamma.some((g, i) => density[i] === 1 && g !== 0)) {
@@ -738,13 +740,15 @@ class Translator {
           // rescale: true is mergekit's L1 rescale of each trimmed task vector (ties' rescale, per expert)
           return `trim(${d}, k=${render(s.density[i])}, ties="index"${s.rescale ? ", rescale=true" : ""})`;
         case "random": return `drop(${d}, p=${render(s.p![i])}, seed=${(this.opts.run?.seed ?? 0) + i}, rescale=${s.rescale})`;
-        case "outliers": return `trim_outliers(${d}, k=${render(s.density[i])}, ${NAMES.gamma}=${render(s.gamma![i])})`;
+        case "outliers": return `trim_outliers(${d}, k=${render(s.density[i])}, ${NAMES.gamma}=${render(s.gamma![i])}${s.rescale ? ", rescale=true" : ""})`;
         case "della": return `magprune(${d}, k=${render(s.density[i])}, ${NAMES.epsilon}=${render(s.epsilon![i])}, seed=${(this.opts.run?.seed ?? 0) + i}, rescale=${s.rescale})`;
         default: return d;
       }
     });
     const tv = this.cfg.slices.length > 1 ? `tv${index + 1}` : "tv";
-    this.note("per-model density/gamma/epsilon: spelled with the building blocks (task_vector, sparsifier, then disjoint_mean or linear)");
+    this.note(row.sparsify === "outliers" && s.rescale
+      ? "rescale: true: spelled with the building blocks (task_vector, trim_outliers(..., rescale=true), then disjoint_mean or linear)"
+      : "per-model density/gamma/epsilon: spelled with the building blocks (task_vector, sparsifier, then disjoint_mean or linear)");
     const bracket = { text: "", origin: this.origin(["merge_method"]) };
     this.pre.push(
       { ...bracket, text: `${tv} = [` },

@@ -164,13 +164,21 @@ export const specs: FunctionSpec[] = [
       "m = clamp(floor(k·n), 1, n); everything else becomes 0. γ·n < 1 drops no outlier.",
     example: "trim_outliers(task_vectors(experts, base), k=0.2, γ=0.01)",
     paper: { title: "Model Breadcrumbs (Davari & Belilovsky, 2024)", url: "https://arxiv.org/abs/2312.06795" },
-    params: [modelOrList("x", "a task vector or a list of them"), kTrim, P.gammaParam],
+    params: [
+      modelOrList("x", "a task vector or a list of them"), kTrim, P.gammaParam,
+      { name: "rescale", type: "bool", default: false, doc: "scale the kept values so their L1 norm is the task vector's (mergekit's rescale: true)" },
+    ],
     returns: "any", // a model for a model, a list for a list
     call: (a: Args) => {
       checkNum(kTrim, a.k);
       checkNum(P.gammaParam, a["γ"]);
+      const rescale = (a.rescale as boolean | undefined) ?? false;
       return eachModel(a.x, "x", (m) =>
-        mapTensors([m], (g, [d], t) => step.breadcrumbs(g, d, num(kTrim, a.k, t), num(P.gammaParam, a["γ"], t), t.numel), { label: `trim_outliers(${m.label})` }));
+        mapTensors([m], (g, [d], t) => {
+          const k = num(kTrim, a.k, t);
+          const kept = step.breadcrumbs(g, d, k, num(P.gammaParam, a["γ"], t), t.numel);
+          return rescale && k < 1 ? step.rescaleL1(g, d, kept) : kept;
+        }, { label: `trim_outliers(${m.label})` }));
     },
   }),
   block({

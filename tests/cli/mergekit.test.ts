@@ -224,7 +224,6 @@ describe("mergekit configs: errors point at the YAML line", () => {
     ["invalid YAML", "models:\n  - model: a\n   parameters: x\nmerge_method: linear\n", /^config\.yml:3:\d+: error: invalid YAML: bad indentation/],
     ["a reversed layer_range", "slices:\n  - sources:\n      - model: a\n        layer_range: [4, 2]\nmerge_method: passthrough\n", /^config\.yml:4:22: error: layer_range must be \[START, END\]/],
     ["a malformed LoRA reference", "models:\n  - model: org/model+\n    parameters: {weight: 1}\nmerge_method: linear\n", /^config\.yml:2:12: error: 'org\/model\+': expected MODEL\+LORA/],
-    ["rescale for an outlier trim", `${two}merge_method: breadcrumbs\nbase_model: base\nparameters:\n  rescale: true\n`, /^config\.yml:11:12: error: rescale: true is not supported yet for breadcrumbs/],
     ["a filtered t without a default", "models:\n  - model: a\n  - model: b\nmerge_method: slerp\nbase_model: a\nparameters:\n  t:\n    - filter: mlp\n      value: 0.3\n", /^config\.yml:7:3: error: t: add a default entry/],
     ["slerp of three models", "models:\n  - model: a\n  - model: b\n  - model: c\nmerge_method: slerp\nbase_model: a\nparameters: {t: 0.5}\n", /^config\.yml:1:1: error: slerp merges exactly two models/],
     ["both models and slices", "models:\n  - model: a\nslices:\n  - sources:\n      - model: a\n        layer_range: [0, 1]\nmerge_method: passthrough\n", /^config\.yml:3:1: error: give either 'models' or 'slices', not both/],

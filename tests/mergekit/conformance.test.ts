@@ -97,6 +97,7 @@ const VERDICTS: Record<string, [Verdict, string?]> = {
   "t-vlm-slerp": ["match"],
   "t-vlm-task-arithmetic": ["match"],
   "x-breadcrumbs-per-model": ["documented difference", "only tensors with γ·n < 1 differ: mergekit's magnitude_outliers keeps nothing when int(γ·n) = 0; mergelab drops no outlier"],
+  "x-breadcrumbs-rescale": ["match"],
   "x-breadcrumbs-ties": ["documented difference", "mergekit's magnitude_outliers keeps nothing when int(γ·n) = 0 (indices[n_bot:-0] is empty); mergelab drops no outlier"],
   "x-dare-linear": ["documented difference", "DARE draws from mergelab's seeded counter-based generator, not torch's"],
   "x-della-linear": ["documented difference", "DELLA draws from mergelab's seeded counter-based generator, not torch's"],
