@@ -18,8 +18,8 @@ const require = createRequire(import.meta.url);
 const entry = require.resolve("chevrotain"); // …/chevrotain/lib/src/api.js
 const chevrotain = require(path.join(path.dirname(entry), "..", "chevrotain.min.mjs")) as typeof Chevrotain;
 
-export const { CstParser, EOF, Lexer, createToken, createTokenInstance, tokenMatcher } = chevrotain;
-export type { CstElement, CstNode, IParserErrorMessageProvider, IToken, TokenType } from "chevrotain";
+export const { CstParser, EOF, LLkLookaheadStrategy, Lexer, createToken, createTokenInstance, tokenMatcher } = chevrotain;
+export type { CstElement, CstNode, ILookaheadStrategy, IParserErrorMessageProvider, IToken, TokenType } from "chevrotain";
 /** The lexer class as a type (the value above is the bundle's class). */
 export type Lexer = Chevrotain.Lexer;
 

@@ -15,7 +15,7 @@
  *   list       := "[" (expression (compClause+ | ("," expression)* ","?))? "]"
  *   dict       := "{" (entry ("," entry)* ","?)? "}";  entry := (STRING | NAME) ":" expression
  */
-import { CstParser, EOF, GRAMMAR_CHECKS, type IParserErrorMessageProvider, type IToken, type TokenType, type CstNode } from "./chevrotain.js";
+import { CstParser, EOF, GRAMMAR_CHECKS, LLkLookaheadStrategy, type ILookaheadStrategy, type IParserErrorMessageProvider, type IToken, type TokenType, type CstNode } from "./chevrotain.js";
 import * as T from "./tokens.js";
 
 export function describeToken(t: IToken | undefined): string {
@@ -64,9 +64,47 @@ export const messages: IParserErrorMessageProvider = {
   },
 };
 
+const MAX_LOOKAHEAD = 3;
+
+/**
+ * chevrotain's own LL(k) lookahead, each decision's function built the first time the parser reaches
+ * that decision instead of all of them when the parser is built (most of the parser's start-up; a short
+ * script reaches few of them). The functions are the ones chevrotain would have built, from the same
+ * grammar; the grammar checks (validate) are chevrotain's.
+ */
+class LazyLookahead implements ILookaheadStrategy {
+  private readonly llk = new LLkLookaheadStrategy({ maxLookahead: MAX_LOOKAHEAD });
+
+  validate(options: Parameters<ILookaheadStrategy["validate"]>[0]) {
+    return this.llk.validate(options);
+  }
+
+  initialize(options: { rules: Parameters<ILookaheadStrategy["validate"]>[0]["rules"] }): void {
+    this.llk.initialize?.(options);
+  }
+
+  buildLookaheadForAlternation(options: Parameters<ILookaheadStrategy["buildLookaheadForAlternation"]>[0]) {
+    const llk = this.llk;
+    let built: ReturnType<ILookaheadStrategy["buildLookaheadForAlternation"]> | undefined;
+    return function (this: unknown, alts?: Parameters<ReturnType<ILookaheadStrategy["buildLookaheadForAlternation"]>>[0]) {
+      built ??= llk.buildLookaheadForAlternation(options);
+      return built.call(this, alts);
+    };
+  }
+
+  buildLookaheadForOptional(options: Parameters<ILookaheadStrategy["buildLookaheadForOptional"]>[0]) {
+    const llk = this.llk;
+    let built: ReturnType<ILookaheadStrategy["buildLookaheadForOptional"]> | undefined;
+    return function (this: unknown) {
+      built ??= llk.buildLookaheadForOptional(options);
+      return built.call(this);
+    };
+  }
+}
+
 class MergeParser extends CstParser {
   constructor() {
-    super(T.allTokens, { maxLookahead: 3, errorMessageProvider: messages, skipValidations: !GRAMMAR_CHECKS });
+    super(T.allTokens, { maxLookahead: MAX_LOOKAHEAD, errorMessageProvider: messages, skipValidations: !GRAMMAR_CHECKS, lookaheadStrategy: new LazyLookahead() });
     this.performSelfAnalysis();
   }
 
