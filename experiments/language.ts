@@ -15,13 +15,14 @@ export function plain(v: Value | undefined): unknown {
   return v;
 }
 
-export async function runScript(script: string, profileName: string, cacheDir: string, log: (l: string) => void): Promise<Rows> {
+/** Runs the script with `profile` set (and `seeds`, the zoo seed indices, when given). */
+export async function runScript(script: string, profileName: string, cacheDir: string, log: (l: string) => void, seeds?: number[]): Promise<Rows> {
   const prev = process.env.MERGELAB_EVAL_CACHE;
   process.env.MERGELAB_EVAL_CACHE = cacheDir;
   try {
     const session = new Session({ stdout: (t) => log(t.trimEnd()), options: { quiet: true } });
     const code = fs.readFileSync(script, "utf8");
-    const { value } = await session.execute(code, { file: script, overrides: new Map([["profile", profileName]]) });
+    const { value } = await session.execute(code, { file: script, overrides: new Map<string, Value>([["profile", profileName], ...(seeds ? [["seeds", seeds] as [string, Value]] : [])]) });
     if (!Array.isArray(value)) throw new MergelabError(`${script}: the script must end with the list of result records`);
     return collect(plain(value) as Array<Record<string, unknown>>);
   } finally {

@@ -215,13 +215,10 @@ Mean over the four methods, one line per size (the paper's Figure 4 layout), for
 Finding 1 compares bases whose experts and base accuracies differ, so the normalization matters. Here the mean over
 methods and numbers of experts, per base, under the paper's held-in normalization, gap recovered and chance-corrected
 held-in accuracy, and chance-corrected held-out accuracy."""),
-    code(f"""const overN = (base: string, metric: string) => {{
-  const rows = S.filter((r: any) => r.base === base && r.setting === "{primary}" && r.metric === metric && r.model === "all methods");
-  const widths = [...new Set(rows.map((r: any) => r.width))] as number[];
-  return widths.map((w) => {{ const rs = rows.filter((r: any) => r.width === w); return {{ params: rs[0].params, value: rs.reduce((s: number, r: any) => s + r.mean, 0) / rs.length, base: NAMES[base] }}; }});
-}};
-for (const [metric, label] of [["held_in", "held-in / expert"], ["gap_in", "gap recovered"], ["cc_in", "chance-corrected held-in"], ["cc_out", "chance-corrected held-out"]]) {{
-  display(plot.line([...overN("instruction_tuned", metric), ...overN("pretrained", metric)], {{ x: "params", y: "value", color: "base", logx: true,
+    code(f"""for (const [metric, label] of [["held_in", "held-in / expert"], ["gap_in", "gap recovered"], ["cc_in", "chance-corrected held-in"], ["cc_out", "chance-corrected held-out"]]) {{
+  const rows = S.filter((r: any) => r.setting === "{primary}" && r.metric === metric && r.model === "all methods" && r.n === null)
+    .map((r: any) => ({{ params: r.params, value: r.mean, ci95: err(r), base: NAMES[r.base] }}));
+  display(plot.line(rows, {{ x: "params", y: "value", color: "base", err: "ci95", band: true, logx: true,
     title: `${{label}} (mean over methods and numbers of experts) vs size`, xlabel: "parameters", ylabel: label }}));
 }}"""),
     md("""## Diagnostics vs size
@@ -232,19 +229,17 @@ and expert setting; bands: 95% CIs over seeds (the harsh setting has one seed)."
   cos: d.cos.mean, cos_ci: d.cos.lo === null ? 0 : (d.cos.hi - d.cos.lo) / 2, experts: `${NAMES[d.base]}, ${d.setting}` }));
 display(plot.line(diag, { x: "params", y: "rel_norm", color: "experts", err: "rel_ci", logx: true, logy: true, title: "‖τ‖ / ‖θ_base‖ vs size", xlabel: "parameters", ylabel: "relative update size" }));
 display(plot.line(diag, { x: "params", y: "cos", color: "experts", err: "cos_ci", logx: true, title: "mean cos(τᵢ, τⱼ) vs size", xlabel: "parameters", ylabel: "cosine" }));"""),
-    md("""### Expert settings compared (reduced grid: the controls)
+    md("""### Expert settings compared (reduced grid: the learning-rate axis and the controls)
 
-Held-in normalized, mean over the reduced grid's cells, per expert setting (instruction-tuned base): the lazier-wider
-experts (hidden-layer learning rate ∝ 1/width) and the harsh ones against the gentle ones."""),
-    code(f"""const red = results.profile.reduced;
-const ctl = results.runs.filter((r: any) => r.base === "instruction_tuned" && red.methods.includes(r.method) && red.expertCounts.includes(r.n));
-const settingsSeen = [...new Set(ctl.map((r: any) => r.setting))] as string[];
-const rowsCtl: any[] = [];
-for (const s of settingsSeen) for (const w of A.widths) {{
-  const rs = ctl.filter((r: any) => r.setting === s && r.width === w);
-  if (rs.length) rowsCtl.push({{ params: rs[0].params, held_in: rs.reduce((a: number, r: any) => a + r.held_in, 0) / rs.length, experts: s }});
-}}
-display(plot.line(rowsCtl, {{ x: "params", y: "held_in", color: "experts", logx: true, title: "Held-in (/ expert) by expert setting — instruction-tuned, reduced grid", xlabel: "parameters", ylabel: "normalized held-in" }}));"""),
+Held-in normalized and gap recovered, mean over the reduced grid's cells (averaging and task arithmetic; 2 and 8
+experts), per expert setting: the two gentle learning rates, the lazier-wider experts (hidden-layer learning rate ∝
+1/width) and the harsh ones (first seed only)."""),
+    code("""for (const base of ["instruction_tuned", "pretrained"]) for (const metric of ["held_in", "gap_in"]) {
+  const rows = S.filter((r: any) => r.base === base && r.metric === metric && r.model === "reduced grid")
+    .map((r: any) => ({ params: r.params, value: r.mean, ci95: err(r), experts: r.setting }));
+  display(plot.line(rows, { x: "params", y: "value", color: "experts", err: "ci95", logx: true,
+    title: `${metric === "held_in" ? "Held-in (/ expert)" : "Gap recovered"} by expert setting — ${NAMES[base]} base, reduced grid`, xlabel: "parameters", ylabel: metric === "held_in" ? "normalized held-in" : "gap recovered" }));
+}"""),
     md(f"""## Hyperparameters chosen on the validation split
 
 Initial candidates (plus the base, λ = 0): """ + "; ".join(f"{m}: " + ", ".join("{" + ", ".join(f"{k}={v}" for k, v in h.items()) + "}" for h in hs) for m, hs in P["sweep"].items() if m != "average") + """.

@@ -13,6 +13,8 @@ import { evalExamples, type Task } from "./tasks.js";
 import { INPUT_DIM } from "./model.js";
 
 export const EVAL_PER_TASK: Record<SplitName, number> = { train: 200, val: 200, test: 400 };
+/** The scale study v2's tasks (image corruptions, stdlib/eval/scale.ts): fewer examples, as its grid evaluates thousands of merges. */
+export const SCALE_EVAL_PER_TASK: Record<SplitName, number> = { train: 150, val: 150, test: 300 };
 
 /** Accuracy per task id. */
 export type Scores = Record<string, number>;
@@ -41,7 +43,7 @@ function examplesOf(data: ImageData, split: SplitName, tasks: Task[], perTask: n
 }
 
 export function accuracy(model: tf.LayersModel, data: ImageData, tasks: Task[], split: SplitName = "test"): Scores {
-  const perTask = EVAL_PER_TASK[split];
+  const perTask = (tasks.length > 0 && tasks.every((t) => t.corruption !== undefined) ? SCALE_EVAL_PER_TASK : EVAL_PER_TASK)[split];
   const ex = examplesOf(data, split, tasks, perTask);
   const correct = tf.tidy(() => {
     const x = tf.tensor2d(ex.inputs, [ex.n, INPUT_DIM]);

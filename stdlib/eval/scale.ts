@@ -151,18 +151,18 @@ const BOTH: BaseKind[] = ["pretrained", "instruction_tuned"];
 export const SCALE_PROFILES: Record<"full" | "quick", ScaleProfile> = {
   full: {
     name: "full",
-    widths: [16, 32, 64, 128, 320],
+    widths: [12, 24, 48, 96, 256],
     seeds: [1, 2, 3],
     batch: 64,
     steps: { pretrain: 1000, instruct: 600 },
     lr: { pretrain: 2e-3, instruct: 1e-3 },
     settings: [
-      { name: "lr1e-4", lr: 1e-4, steps: 150, multitaskSteps: 0, lazy: false, seeds: "all", grid: "full", bases: BOTH },
+      { name: "lr1e-4", lr: 1e-4, steps: 150, multitaskSteps: 0, lazy: false, seeds: "all", grid: "reduced", bases: BOTH },
       { name: "lr3e-4", lr: 3e-4, steps: 150, multitaskSteps: 450, lazy: false, seeds: "all", grid: "full", bases: BOTH },
       { name: "lazy3e-4", lr: 3e-4, steps: 150, multitaskSteps: 0, lazy: true, seeds: "all", grid: "reduced", bases: ["instruction_tuned"] },
       { name: "harsh1e-3", lr: 1e-3, steps: 300, multitaskSteps: 0, lazy: false, seeds: "first", grid: "reduced", bases: ["instruction_tuned"] },
     ],
-    expertCounts: [2, 4, 6, 8],
+    expertCounts: [2, 4, 8],
     subsets: 3,
     reduced: { methods: ["average", "task_arithmetic"], expertCounts: [2, 8] },
     sweep: SWEEP,
@@ -203,7 +203,9 @@ export const settingsFor = (p: ScaleProfile, seedIndex: number, base?: BaseKind)
 
 /** What training depends on: any change retrains (new cache directory). */
 export function scaleTrainingKey(p: ScaleProfile): string {
-  const text = JSON.stringify({ v: 1, batch: p.batch, steps: p.steps, lr: p.lr, settings: p.settings, widths: p.widths, data: PER_CLASS, severity: SEVERITY, pools: scalePools() });
+  // the grid a setting is merged on does not change its checkpoints
+  const settings = p.settings.map(({ grid: _grid, ...training }) => training);
+  const text = JSON.stringify({ v: 1, batch: p.batch, steps: p.steps, lr: p.lr, settings, widths: p.widths, data: PER_CLASS, severity: SEVERITY, pools: scalePools() });
   return crypto.createHash("sha256").update(text).digest("hex").slice(0, 12);
 }
 

@@ -158,7 +158,7 @@ const byNumber = (a: number, b: number) => a - b;
 export interface SeriesRow extends Stat {
   base: string;
   setting: string;
-  /** a merge method, "all methods" (their mean), or "base", "multitask", "expert" (mean of the 8) */
+  /** a merge method, "all methods" (their mean; n null: also over n), "reduced grid" (the controls' cells), or "base", "multitask", "expert" (mean of the 8) */
   model: string;
   /** number of merged experts (null for baselines) */
   n: number | null;
@@ -208,7 +208,7 @@ export const PAPER = {
 };
 
 /** `initial`: candidates each method's grid starts with (the base + the profile's sweep); more means it was widened. */
-export function analyse(rows: Rows, primarySetting: string, initial: Record<string, number>): Analysis {
+export function analyse(rows: Rows, primarySetting: string, initial: Record<string, number>, reduced?: { methods: string[]; expertCounts: number[] }): Analysis {
   const { runs, baselines } = rows;
   if (runs.length === 0) throw new MergelabError("analysis: no merged runs");
   const seeds = uniq(runs.map((r) => r.seed)).sort(byNumber);
@@ -239,6 +239,13 @@ export function analyse(rows: Rows, primarySetting: string, initial: Record<stri
       for (const n of uniq(cellRuns.map((r) => r.n)).sort(byNumber)) {
         const s = over((seed) => meanOf(cellRuns, { seed, width, n }, metric), ss).stat;
         if (s.k > 0) series.push({ base, setting, model: "all methods", n, width, params: paramsOf(width), metric, ...s });
+      }
+      // pooled: every method and number of experts; and the reduced grid's cells only (comparable across settings)
+      const pooled = over((seed) => meanOf(cellRuns, { seed, width }, metric), ss).stat;
+      if (pooled.k > 0) series.push({ base, setting, model: "all methods", n: null, width, params: paramsOf(width), metric, ...pooled });
+      if (reduced) {
+        const s = over((seed) => meanOf(cellRuns, { seed, width, method: reduced.methods, n: reduced.expertCounts }, metric), ss).stat;
+        if (s.k > 0) series.push({ base, setting, model: "reduced grid", n: null, width, params: paramsOf(width), metric, ...s });
       }
       for (const model of ["base", "multitask", "expert"]) {
         const s = over((seed) => meanOf(baselines, { seed, width, base, setting, model }, metric), ss).stat;

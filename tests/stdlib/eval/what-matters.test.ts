@@ -2,15 +2,15 @@
  * The scale study v2 end to end on the quick profile (2 sizes, 2 zoo seeds, few
  * steps), from an empty cache: real images → trained checkpoints on disk → the
  * merge-language grid → analysis → results JSON. Then a second run from
- * another empty cache must write the same bytes (seeds everywhere, timings in
- * a separate file). Checks the pipeline, the selection rules and the
+ * another empty cache, one zoo seed per part joined by --combine, must write
+ * the same bytes (seeds everywhere, timings in a separate file). Checks the pipeline, the selection rules and the
  * analysis, not the scientific conclusions.
  */
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDir } from "../../helpers.js";
-import { runStudy, SCHEMA, type Results, type Timings } from "../../../experiments/what-matters.js";
+import { combine, runPart, runStudy, SCHEMA, type Results, type Timings } from "../../../experiments/what-matters.js";
 import { SCALE_PROFILES, scaleZooPaths, settingsFor, widenGrid, SCALE_CLUSTERS } from "../../../stdlib/eval/scale.js";
 import { paramCount } from "../../../stdlib/eval/model.js";
 import { verdictOf, tQuantile975, type RunRow } from "../../../stdlib/eval/verdicts.js";
@@ -146,9 +146,15 @@ describe("what-matters v2, quick profile", () => {
     for (const x of [...a.findings, ...a.controls]) expect(x.verdict).toBe(verdictOf(x.effect, x.delta));
   });
 
-  it("a second run from an empty cache writes the same bytes", async () => {
-    await runStudy({ profile, out: path.join(dir, "b.json"), timings: path.join(dir, "b-timings.json"), cacheDir: path.join(dir, "cache-b") });
+  it("a second run from an empty cache, one zoo seed at a time then joined, writes the same bytes", async () => {
+    const parts = profile.seeds.map((_, i) => path.join(dir, `part${i}.json`));
+    for (const [i, out] of parts.entries()) {
+      await runPart({ profile, out, timings: out.replace(/\.json$/, "-timings.json"), cacheDir: path.join(dir, "cache-b"), seeds: [i] });
+    }
+    combine(path.join(dir, "b.json"), [...parts].reverse());
     expect(fs.readFileSync(path.join(dir, "b.json"), "utf8") === bytes).toBe(true);
+    const t = JSON.parse(fs.readFileSync(path.join(dir, "b-timings.json"), "utf8"));
+    expect(t.checkpoints_trained).toBe(timings.checkpoints_trained);
   }, 240_000);
 });
 
