@@ -187,7 +187,9 @@ function translateMulti(docs: YamlDoc[], opts: MergekitOptions): MergekitTransla
     if (opts.checkPathsIn !== undefined) checkPaths(doc, cfg, opts.checkPathsIn, nameSet);
     const name = names[i];
     const target = name === undefined ? out : interDir === undefined ? undefined : path.join(interDir, name);
-    const t = new Translator(doc, cfg, { ...opts, run: k === 0 ? opts.run : { ...opts.run, notes: [] } }, { named: vars, reserved: taken, dtypes });
+    // a named merge's directory is rewritten on every run (mergekit-multi would reuse it: --lazy)
+    const run = { ...opts.run, notes: k === 0 ? opts.run?.notes : [], overwrite: name !== undefined || opts.run?.overwrite };
+    const t = new Translator(doc, cfg, { ...opts, run }, { named: vars, reserved: taken, dtypes });
     const own = t.lines(target);
     if (name !== undefined) dtypes.set(name, t.outputDtype());
     lines.push({ text: "", doc }, ...own.map((l) => ({ ...l, doc })));

@@ -13,7 +13,9 @@ const USAGE = `usage: mergelab from-mergekit CONFIG.yml [OUT_DIR]
 Prints the merge script equivalent to a mergekit YAML config. OUT_DIR is where
 the script saves the merge (default: merged). Run it with 'mergelab run', or run
 the config directly: mergelab run CONFIG.yml OUT_DIR. mergekit-yaml's options that
-change the script (--out-shard-size, --overwrite, --random-seed) are accepted.`;
+change the script (--out-shard-size, --overwrite, --random-seed) are accepted; for a
+multi-document config (mergekit-multi), -I/--intermediate-dir DIR saves its named merges
+to DIR/NAME.`;
 
 export async function run(argv: string[]): Promise<number> {
   if (argv.includes("--help") || argv.includes("-h")) {

@@ -60,10 +60,10 @@ describe("multi-document configs (mergekit-multi)", () => {
 
   it("--intermediate-dir saves each named merge to DIR/NAME; without an unnamed merge OUT is that directory", () => {
     const withDir = translateMergekit(`${first}---\n${final.replace("model: second", "model: first")}`, { outDir: "OUT", run: { intermediateDir: "inter" } }).script;
-    expect(withDir).toContain(`save(merged, ${JSON.stringify(path.join("inter", "first"))})`);
+    expect(withDir).toContain(`save(merged, ${JSON.stringify(path.join("inter", "first"))}, overwrite=true)`);
     const allNamed = translateMergekit(`${first}---\n${second}`, { outDir: "OUT" }).script;
-    expect(allNamed).toContain(`save(merged, ${JSON.stringify(path.join("OUT", "first"))})`);
-    expect(allNamed).toContain(`save(merged, ${JSON.stringify(path.join("OUT", "second"))})`);
+    expect(allNamed).toContain(`save(merged, ${JSON.stringify(path.join("OUT", "first"))}, overwrite=true)`);
+    expect(allNamed).toContain(`save(merged, ${JSON.stringify(path.join("OUT", "second"))}, overwrite=true)`);
   });
 
   it("a 16-bit named merge used by another says mergekit re-reads it at 16 bits", () => {
@@ -91,6 +91,9 @@ describe("multi-document configs (mergekit-multi)", () => {
     expect(r.code, r.stderr).toBe(0);
     expect(fs.existsSync(path.join(work, "inter/first/config.json"))).toBe(true);
     expect(fs.existsSync(path.join(work, "inter/second/config.json"))).toBe(true);
+    // a second run rewrites the intermediates (mergekit-multi's directory), and still needs --overwrite for OUT
+    expect(runCli(["run", multi, "out-multi", "--quiet", "-I", "inter"], { cwd: work }).stderr).toMatch(/out-multi: output exists and is not empty/);
+    expect(runCli(["run", multi, "out-multi", "--quiet", "-I", "inter", "--overwrite"], { cwd: work }).code).toBe(0);
     // the same three configs run one by one, each reading the previous one's saved float32 output
     const steps: Array<[string, string]> = [
       ["s1.yml", first.replace("name: first\n", "") + "dtype: float32\n"],
