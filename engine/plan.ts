@@ -69,7 +69,7 @@ export interface ComputeJob {
    * has no `arg`: which tensor it reads is this job's `inputSources`.
    */
   nodes: SerialNode[];
-  /** Per input node index: the plan source index, the tensor and its stored dtype. */
+  /** Per input node index: the plan source index, the tensor and its stored dtype (a sparse array in plans). */
   inputSources: Record<number, { source: number; tensor: string; dtype: DType }>;
   outputs: JobOutput[];
   /** Named scalar results (evaluateScalars). */
@@ -427,7 +427,9 @@ class JobBuilder {
     const key = templateKey(originals, pos, outs, named);
     let t = this.templates.get(key);
     if (!t) this.templates.set(key, (t = this.template(originals, pos, outs, named, name)));
-    const inputSources: ComputeJob["inputSources"] = {};
+    // an array indexed by input node (other indices are holes): exactly as long as needed, where a
+    // plain object with number keys would get a 17-slot backing store per job
+    const inputSources: ComputeJob["inputSources"] = new Array(t.inputs.length ? t.inputs[t.inputs.length - 1] + 1 : 0);
     for (const i of t.inputs) {
       const { model, tensor } = originals[i].arg as { model: number; tensor: string };
       inputSources[i] = this.resolveInput(g.sources[model] as Source, tensor, numel, name);

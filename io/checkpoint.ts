@@ -48,19 +48,76 @@ export interface ReadStats {
   bytesRead: number;
 }
 
-/** Tensor-name order for listings and outputs: numbers in names compare numerically (layers.2 < layers.10). */
+/**
+ * Tensor-name order for listings and outputs: numbers in names compare numerically (layers.2 < layers.10).
+ * A name is its pieces `name.split(/(\d+)/)` — text, digits, text, … — compared piece by piece: digits
+ * by value (then as text), text as text; when one runs out of pieces, fewer pieces first. Walked in
+ * place, without splitting: sorting 100k names calls this two million times.
+ */
 export function compareTensorNames(a: string, b: string): number {
-  const pa = a.split(/(\d+)/);
-  const pb = b.split(/(\d+)/);
-  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
-    if (pa[i] === pb[i]) continue;
-    if (i % 2 === 1) {
-      const d = Number(pa[i]) - Number(pb[i]);
-      if (d !== 0) return d;
+  let ia = 0;
+  let ib = 0;
+  for (let piece = 0; ; piece++) {
+    const digits = piece % 2 === 1;
+    let ea = ia;
+    while (ea < a.length && isDigit(a.charCodeAt(ea)) === digits) ea++;
+    let eb = ib;
+    while (eb < b.length && isDigit(b.charCodeAt(eb)) === digits) eb++;
+    if (!samePiece(a, ia, ea, b, ib, eb)) {
+      if (digits) {
+        const d = digitsValue(a, ia, ea) - digitsValue(b, ib, eb);
+        if (d !== 0) return d;
+      }
+      return textOrder(a, ia, ea, b, ib, eb);
     }
-    return pa[i] < pb[i] ? -1 : 1;
+    // a text piece is the last one when it ends the name; a digit piece is always followed by text
+    const moreA = digits || ea < a.length;
+    const moreB = digits || eb < b.length;
+    if (!moreA || !moreB) return pieceCount(a, ea, piece + 1, moreA) - pieceCount(b, eb, piece + 1, moreB);
+    ia = ea;
+    ib = eb;
   }
-  return pa.length - pb.length;
+}
+
+const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
+
+function samePiece(a: string, ia: number, ea: number, b: string, ib: number, eb: number): boolean {
+  if (ea - ia !== eb - ib) return false;
+  for (let k = 0; k < ea - ia; k++) if (a.charCodeAt(ia + k) !== b.charCodeAt(ib + k)) return false;
+  return true;
+}
+
+/** Number(digits) of s[i, e): exact by accumulation up to 15 digits, else Number of the text. */
+function digitsValue(s: string, i: number, e: number): number {
+  if (e - i > 15) return Number(s.slice(i, e));
+  let v = 0;
+  for (let k = i; k < e; k++) v = v * 10 + (s.charCodeAt(k) - 0x30);
+  return v;
+}
+
+/** s[ia, ea) < t[ib, eb) as strings compare (UTF-16 code units): -1 or 1 (the pieces differ). */
+function textOrder(a: string, ia: number, ea: number, b: string, ib: number, eb: number): number {
+  const n = Math.min(ea - ia, eb - ib);
+  for (let k = 0; k < n; k++) {
+    const d = a.charCodeAt(ia + k) - b.charCodeAt(ib + k);
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  return ea - ia < eb - ib ? -1 : 1;
+}
+
+/** How many pieces `s` has: `done` pieces end at `end`, and (when `more`) the rest follow. */
+function pieceCount(s: string, end: number, done: number, more: boolean): number {
+  if (!more) return done;
+  let count = done;
+  let digits = done % 2 === 1;
+  for (let i = end; ; ) {
+    let e = i;
+    while (e < s.length && isDigit(s.charCodeAt(e)) === digits) e++;
+    count++;
+    if (!digits && e >= s.length) return count;
+    digits = !digits;
+    i = e;
+  }
 }
 
 export class Checkpoint {

@@ -144,10 +144,15 @@ export const PICKLE_ADVICE =
   "AutoModel.from_pretrained(path).save_pretrained(out, safe_serialization=True).";
 
 function parseHeader(file: string, bytes: Uint8Array, dataStart: number, fileSize: number): { tensors: TensorInfo[]; metadata: Record<string, string> } {
+  let text: string;
   let json: unknown;
   try {
-    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    const scanned = scanHeader(text);
+    if (scanned) return fromScan(file, scanned, dataStart, fileSize);
+    json = JSON.parse(text);
   } catch (e) {
+    if (e instanceof MergelabError) throw e;
     throw new MergelabError(`${file}: header is not valid JSON (${(e as Error).message})`, { file });
   }
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
@@ -162,6 +167,166 @@ function parseHeader(file: string, bytes: Uint8Array, dataStart: number, fileSiz
   }
   checkOverlaps(file, tensors);
   return { tensors, metadata };
+}
+
+/** A header as scanHeader reads it: the entries in header order, as parallel lists. */
+interface ScannedHeader {
+  names: string[];
+  dtypes: string[];
+  shapes: number[][];
+  /** begin, end of each entry's data_offsets. */
+  offsets: number[];
+  /** The __metadata__ value's position among the entries (-1: none) and its value. */
+  metadataAt: number;
+  metadata: unknown;
+}
+
+/** The same header as JSON.parse would give it, validated by the same parseEntry / parseMetadata in the same order. */
+function fromScan(file: string, h: ScannedHeader, dataStart: number, fileSize: number): { tensors: TensorInfo[]; metadata: Record<string, string> } {
+  const dataSize = fileSize - dataStart;
+  const tensors: TensorInfo[] = new Array(h.names.length);
+  let metadata: Record<string, string> = Object.create(null);
+  for (let i = 0; i < h.names.length; i++) {
+    if (i === h.metadataAt) metadata = parseMetadata(file, h.metadata);
+    tensors[i] = parseEntry(file, h.names[i], { dtype: h.dtypes[i], shape: h.shapes[i], data_offsets: [h.offsets[2 * i], h.offsets[2 * i + 1]] }, dataStart, dataSize);
+  }
+  if (h.metadataAt === h.names.length) metadata = parseMetadata(file, h.metadata);
+  checkOverlaps(file, tensors);
+  return { tensors, metadata };
+}
+
+/**
+ * The usual safetensors header — one object of `"name": {"dtype": "F32", "shape": [..], "data_offsets":
+ * [b, e]}` entries and an optional `__metadata__` — read in one pass without building a JSON tree:
+ * JSON.parse of a 100k-tensor header holds the whole tree and a 100k-key dictionary at once (about
+ * 90 MB for 5.6 MB of text). Anything else — escapes, other or repeated keys, names that are array
+ * indices (JSON.parse reorders those), numbers that are not plain integers, missing fields — returns
+ * undefined and the header goes through JSON.parse, which also reports what is wrong: the two paths
+ * accept the same headers and give the same entries in the same order.
+ */
+function scanHeader(text: string): ScannedHeader | undefined {
+  const n = text.length;
+  let i = 0;
+  const ws = () => {
+    for (;;) {
+      const c = text.charCodeAt(i);
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;
+      else return;
+    }
+  };
+  const eat = (c: number): boolean => {
+    ws();
+    if (text.charCodeAt(i) !== c) return false;
+    i++;
+    return true;
+  };
+  // a string without escapes or control characters (else undefined)
+  const str = (): string | undefined => {
+    if (!eat(0x22)) return undefined;
+    const start = i;
+    for (; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 0x22) return text.slice(start, i++);
+      if (c === 0x5c || c < 0x20) return undefined;
+    }
+    return undefined;
+  };
+  // a non-negative integer of at most 15 digits, no leading zero, fraction or exponent (else -1)
+  const int = (): number => {
+    ws();
+    const start = i;
+    let v = 0;
+    for (; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c < 0x30 || c > 0x39) break;
+      v = v * 10 + (c - 0x30);
+    }
+    const len = i - start;
+    if (len === 0 || len > 15 || (len > 1 && text.charCodeAt(start) === 0x30)) return -1;
+    const c = text.charCodeAt(i);
+    if (c === 0x2e || c === 0x65 || c === 0x45) return -1;
+    return v;
+  };
+  const ints = (): number[] | undefined => {
+    if (!eat(0x5b)) return undefined;
+    const out: number[] = [];
+    if (eat(0x5d)) return out;
+    for (;;) {
+      const v = int();
+      if (v < 0) return undefined;
+      out.push(v);
+      if (eat(0x5d)) return out;
+      if (!eat(0x2c)) return undefined;
+    }
+  };
+  // the end of any JSON value starting at i (strings may hold escapes); JSON.parse checks the slice
+  const skipValue = (): boolean => {
+    ws();
+    let depth = 0;
+    for (; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 0x22) {
+        for (i++; i < n && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
+        if (i >= n) return false;
+      } else if (c === 0x7b || c === 0x5b) depth++;
+      else if (c === 0x7d || c === 0x5d) {
+        if (depth === 0) return true;
+        if (--depth === 0) {
+          i++;
+          return true;
+        }
+      } else if (depth === 0 && c === 0x2c) return true;
+    }
+    return depth === 0;
+  };
+  const h: ScannedHeader = { names: [], dtypes: [], shapes: [], offsets: [], metadataAt: -1, metadata: undefined };
+  const seen = new Set<string>();
+  if (!eat(0x7b)) return undefined;
+  if (!eat(0x7d)) {
+    for (;;) {
+      const name = str();
+      if (name === undefined || seen.has(name) || /^(0|[1-9][0-9]*)$/.test(name) || !eat(0x3a)) return undefined;
+      seen.add(name);
+      if (name === "__metadata__") {
+        ws();
+        const start = i;
+        if (!skipValue()) return undefined;
+        h.metadataAt = h.names.length;
+        try {
+          h.metadata = JSON.parse(text.slice(start, i));
+        } catch {
+          return undefined; // JSON.parse of the whole header words the error
+        }
+      } else {
+        if (!eat(0x7b)) return undefined;
+        let dtype: string | undefined;
+        let shape: number[] | undefined;
+        let offsets: number[] | undefined;
+        for (let k = 0; k < 3; k++) {
+          if (k > 0 && !eat(0x2c)) return undefined;
+          const key = str();
+          if (!eat(0x3a)) return undefined;
+          // each field once, each value of its type: any other entry goes through JSON.parse
+          if (key === "dtype" && dtype === undefined) {
+            if ((dtype = str()) === undefined) return undefined;
+          } else if (key === "shape" && shape === undefined) {
+            if ((shape = ints()) === undefined) return undefined;
+          } else if (key === "data_offsets" && offsets === undefined) {
+            if ((offsets = ints()) === undefined) return undefined;
+          } else return undefined;
+        }
+        if (dtype === undefined || shape === undefined || offsets === undefined || offsets.length !== 2 || !eat(0x7d)) return undefined;
+        h.names.push(name);
+        h.dtypes.push(dtype);
+        h.shapes.push(shape);
+        h.offsets.push(offsets[0], offsets[1]);
+      }
+      if (eat(0x7d)) break;
+      if (!eat(0x2c)) return undefined;
+    }
+  }
+  ws();
+  return i === n ? h : undefined;
 }
 
 function parseMetadata(file: string, entry: unknown): Record<string, string> {

@@ -83,8 +83,8 @@ export async function saveModel(model: ModelValue, dir: string, opts: SaveOption
     configFacts: { numLayers: opts.numLayers ?? model.numLayers, shapes: opts.wholeShapes ?? Object.fromEntries([...model.tensors].map(([n, t]) => [n, t.shape])) },
   });
   try {
-    const run = await execute(plan, { ...opts, layouts: [writer.describe()] });
-    for (const r of run.results) for (const [, name, bytes] of r.written) writer.noteWritten(name, bytes);
+    // each tensor's bytes are noted as it finishes: no per-tensor results kept until the end
+    const run = await execute(plan, { ...opts, layouts: [writer.describe()], onResult: (r) => r.written.forEach(([, name, bytes]) => writer.noteWritten(name, bytes)) });
     const target = writer.commit();
     return { path: target, tensors: plan.jobs.length, bytes: writer.layout.totalSize, seconds: (Date.now() - t0) / 1000, bytesRead: run.bytesRead, rangeReads: run.rangeReads };
   } catch (e) {

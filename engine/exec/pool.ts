@@ -212,6 +212,11 @@ export interface ExecuteOptions extends ExecOptions {
   collect?: boolean;
   only?: ReadonlySet<string>;
   modelValues?: Record<string, number>;
+  /**
+   * Each tensor's result as it finishes (in completion order). With it, `results` comes back empty:
+   * a save of 100k tensors keeps no per-tensor record until the end.
+   */
+  onResult?: (r: TaskResult) => void;
 }
 
 /** Run the jobs of `plan` (every one, or `only` those); outputs go to `layouts` (save) and/or back to the caller (`collect`). */
@@ -237,8 +242,13 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<ExecRes
     const jobs = [...selected].sort((a, b) => size(b) - size(a));
     const results = await runAll(
       runners,
-      jobs.map((job) => ({ type: "compute", job, modelValues }) as Task),
-      (r, done) => progress(opts, "tensors", r, done, jobs.length, totals, t0),
+      jobs.length,
+      (i) => ({ type: "compute", job: jobs[i], modelValues }),
+      (r, done) => {
+        opts.onResult?.(r);
+        progress(opts, "tensors", r, done, jobs.length, totals, t0);
+      },
+      !opts.onResult,
     );
     await Promise.all(runners.map((r) => r.close()));
     return { results, bytesRead: totals.bytesRead, rangeReads: totals.rangeReads, modelValues };
@@ -261,17 +271,21 @@ function progress(opts: ExecOptions, stage: Progress["stage"], r: TaskResult, do
   opts.progress({ stage, tensorsDone: done, tensorsTotal: total, bytesRead: totals.bytesRead, bytesPerSecond: totals.bytesRead / secs, tensor: r.name });
 }
 
-/** Dynamic dispatch: each runner takes the next task when it finishes one. Results in task order. */
-async function runAll(runners: Runner[], tasks: Task[], onDone: (r: TaskResult, done: number) => void): Promise<TaskResult[]> {
-  const results: TaskResult[] = new Array(tasks.length);
+/**
+ * Dynamic dispatch: each runner takes the next task (made when dispatched) when it finishes one.
+ * Results in task order when `keep`, else none (the caller took each in `onDone`).
+ */
+async function runAll(runners: Runner[], count: number, task: (i: number) => Task, onDone: (r: TaskResult, done: number) => void, keep = true): Promise<TaskResult[]> {
+  const results: TaskResult[] = keep ? new Array(count) : [];
   let next = 0;
   let done = 0;
   await Promise.all(
     runners.map(async (runner) => {
-      while (next < tasks.length) {
+      while (next < count) {
         const i = next++;
-        results[i] = await runner.run(tasks[i]);
-        onDone(results[i], ++done);
+        const r = await runner.run(task(i));
+        if (keep) results[i] = r;
+        onDone(r, ++done);
       }
     }),
   );
@@ -283,7 +297,7 @@ async function modelStatistics(plan: Plan, runners: Runner[], totals: { bytesRea
   if (plan.modelStats.length === 0) return {};
   const jobs = plan.computeJobs.filter((j) => j.modelPass);
   const stage = async (s: "high" | "low", bins: Record<string, number>) => {
-    await runAll(runners, jobs.map((job) => ({ type: "model", job, stage: s, bins }) as Task), (r, done) =>
+    await runAll(runners, jobs.length, (i) => ({ type: "model", job: jobs[i], stage: s, bins }), (r, done) =>
       progress(opts, "model statistics", r, done, jobs.length * 2, totals, t0),
     );
     return mergeHists(await Promise.all(runners.map((r) => r.flush())));
