@@ -528,7 +528,7 @@ class Translator {
   private checkParamNames(): void {
     const method = this.cfg.method;
     const known = { ...globalParams(method), ...tensorParams(method) };
-    const blocks = [this.cfg.params, ...this.cfg.slices.flatMap((s) => [s.params, ...s.sources.map((x) => x.params)])];
+    const blocks = [this.cfg.params, this.cfg.moduleParams, ...this.cfg.slices.flatMap((s) => [s.params, ...s.sources.map((x) => x.params)])];
     const ignored = new Set<string>();
     for (const b of blocks) {
       for (const name of Object.keys(b?.values ?? {})) {
@@ -548,7 +548,7 @@ class Translator {
    * the parameter's default (mergekit's rule for a tensor no filter matches).
    */
   private lookup(name: string, slice: Slice, source?: Source, names: "input" | "output" = source ? "input" : "output"): Found | undefined {
-    for (const block of [source?.params, slice.params, this.cfg.params]) {
+    for (const block of [source?.params, slice.params, this.cfg.moduleParams, this.cfg.params]) {
       if (block && name in block.values && block.values[name] !== null) {
         const at = [...block.at, name];
         if (!this.settingAt.has(name)) this.settingAt.set(name, at);

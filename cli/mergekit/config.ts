@@ -49,6 +49,8 @@ export interface MergekitConfig {
   /** true for the `slices:` form (sources carry layer ranges). */
   sliced: boolean;
   params?: ParamBlock;
+  /** `modules: {default: {…, parameters}}`: the module's parameters (looked up after the slice's, before the global ones). */
+  moduleParams?: ParamBlock;
   /** mergelab dtypes for save() ("bf16"); dtypeName is the config's spelling. */
   dtype?: string;
   dtypeName?: string;
@@ -73,16 +75,34 @@ export function readConfig(doc: YamlDoc): MergekitConfig {
   if (typeof root.merge_method !== "string") throw doc.error(root.merge_method === undefined ? [] : ["merge_method"], "'merge_method' is required (e.g. merge_method: ties)");
   const base = root.base_model === undefined || root.base_model === null ? undefined : modelPath(doc, root.base_model, ["base_model"]);
   if (root.models !== undefined && root.slices !== undefined) throw doc.error(["slices"], "give either 'models' or 'slices', not both");
+  // modules: {default: {models | slices, parameters}}: mergekit's per-module form; the architectures mergelab
+  // reads are single-module ones, whose one module mergekit names 'default'
+  let body: Record<string, unknown> = root;
+  let prefix: YamlPath = [];
+  if (root.modules !== undefined) {
+    if (root.models !== undefined || root.slices !== undefined) throw doc.error(["modules"], "give one of 'models', 'slices' or 'modules'");
+    if (!isRecord(root.modules) || Object.keys(root.modules).length === 0) throw doc.error(["modules"], "modules: expected a mapping of module name to '{models: …}' or '{slices: …}'");
+    const names = Object.keys(root.modules);
+    const other = names.find((n) => n !== "default");
+    if (other !== undefined) throw doc.error(["modules", other], `module '${other}': the architectures mergelab merges have one module, 'default' (multi-module models such as vision-language ones are not supported)`, "key");
+    const m = root.modules.default;
+    if (!isRecord(m)) throw doc.error(["modules", "default"], "modules: default: expected 'models:' or 'slices:' (and optional 'parameters:')");
+    for (const k of Object.keys(m)) if (!["models", "slices", "parameters"].includes(k)) throw doc.error(["modules", "default", k], `unknown key '${k}'${didYouMean(k, ["models", "slices", "parameters"])}`, "key");
+    if ((m.models === undefined) === (m.slices === undefined)) throw doc.error(["modules", "default"], "a module needs either 'models' or 'slices' (not both)");
+    body = m;
+    prefix = ["modules", "default"];
+  }
   let slices: Slice[];
-  if (root.slices !== undefined) slices = readSlices(doc, root.slices);
-  else if (root.models !== undefined) slices = [{ sources: readSources(doc, root.models, ["models"], false), at: ["models"] }];
+  if (body.slices !== undefined) slices = readSlices(doc, body.slices, [...prefix, "slices"]);
+  else if (body.models !== undefined) slices = [{ sources: readSources(doc, body.models, [...prefix, "models"], false), at: [...prefix, "models"] }];
   else throw doc.error([], "the config lists no models: add 'models:' (or 'slices:' for layer ranges)");
   return {
     method: root.merge_method,
     base,
     slices,
-    sliced: root.slices !== undefined,
+    sliced: body.slices !== undefined,
     params: paramBlock(doc, root.parameters, ["parameters"]),
+    moduleParams: prefix.length ? paramBlock(doc, body.parameters, [...prefix, "parameters"]) : undefined,
     dtype: dtypeName(doc, root.dtype, "dtype"),
     dtypeName: typeof root.dtype === "string" ? root.dtype : undefined,
     outDtype: dtypeName(doc, root.out_dtype, "out_dtype"),
@@ -112,7 +132,6 @@ function checkUnsupported(doc: YamlDoc, root: Record<string, unknown>): void {
   if (root.chat_template !== undefined && root.chat_template !== null) {
     throw doc.error(["chat_template"], "chat_template is not supported yet (the output copies the base model's chat template)");
   }
-  if (root.modules !== undefined) throw doc.error(["modules"], "'modules' (per-module merges) is not supported yet");
 }
 
 export function modelPath(doc: YamlDoc, v: unknown, at: YamlPath): string {
@@ -145,10 +164,10 @@ function readSources(doc: YamlDoc, v: unknown, at: YamlPath, sliced: boolean): S
   });
 }
 
-function readSlices(doc: YamlDoc, v: unknown): Slice[] {
-  if (!Array.isArray(v) || v.length === 0) throw doc.error(["slices"], "'slices' must be a non-empty list of '- sources: [...]' entries");
+function readSlices(doc: YamlDoc, v: unknown, where: YamlPath = ["slices"]): Slice[] {
+  if (!Array.isArray(v) || v.length === 0) throw doc.error(where, "'slices' must be a non-empty list of '- sources: [...]' entries");
   return v.map((s, i) => {
-    const at = ["slices", i];
+    const at = [...where, i];
     if (!isRecord(s)) throw doc.error(at, "expected '- sources:' with a list of '- model: PATH / layer_range: [START, END]'");
     const keys = ["sources", "parameters", "base_model", "residual_weight"];
     for (const k of Object.keys(s)) {

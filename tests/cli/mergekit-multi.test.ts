@@ -141,3 +141,15 @@ describe("a lambda gradient with per-model densities", () => {
     expect(script).toContain("merged = base + passthrough(disjoint_mean(tv, weights=[1, 1], normalize=true), scale=layers([1, 0.5]))");
   });
 });
+
+describe("modules: (mergekit's per-module form)", () => {
+  const yaml = "modules:\n  default:\n    models:\n      - model: a\n        parameters: {weight: 1}\n      - model: b\n    parameters:\n      weight: 0.5\n      density: 0.4\nmerge_method: ties\nbase_model: base\nparameters:\n  density: 0.9\n";
+  it("the single module 'default' is the models/slices form; its parameters come after the models' and before the global ones", () => {
+    expect(translateMergekit(yaml, { outDir: "OUT" }).script).toContain('merged = ties([a, b], base=base, weights=[1, 0.5], k=0.4, ties="index", λ=1, normalize=true)');
+  });
+  it("errors point into the module", () => {
+    expect(translateError(yaml.replace("weight: 0.5", "wieght: 0.5"))).toMatch(/^multi\.yml:8:7: error: unknown parameter 'wieght' \(did you mean 'weight'\?\)/);
+    expect(translateError(yaml.replace("  default:", "  vision_tower:"))).toMatch(/^multi\.yml:2:3: error: module 'vision_tower': the architectures mergelab merges have one module, 'default'/);
+    expect(translateError(yaml.replace("modules:", "models:\n  - model: x\nmodules:"))).toMatch(/^multi\.yml:\d+:\d+: error: give one of 'models', 'slices' or 'modules'/);
+  });
+});

@@ -103,6 +103,7 @@ const VERDICTS: Record<string, [Verdict, string?]> = {
   "x-della-linear": ["documented difference", "DELLA draws from mergelab's seeded counter-based generator, not torch's"],
   "x-linear-bf16": ["match"],
   "x-model-stock-llama": ["documented difference"],
+  "x-modules-default": ["match"],
   "x-multi-frankenmerge": ["match"],
   "x-multi-named-dtype": ["documented difference", "a named merge is passed on as computed (float32); mergekit writes it in its bfloat16 dtype and reads that back"],
   "x-multi-stage": ["documented difference"],

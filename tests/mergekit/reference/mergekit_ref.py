@@ -460,8 +460,15 @@ def build_config(doc, C):
             parameters=params(s.get("parameters"), C),
         )
 
+    def module_def(m):
+        return C.OutputModuleDefinition(
+            models=[model_def(x) for x in m["models"]] if m.get("models") else None,
+            slices=[slice_def(x) for x in m["slices"]] if m.get("slices") else None,
+            parameters=params(m.get("parameters"), C),
+        )
+
     cfg = C.MergeConfiguration(
-        modules=None,
+        modules={k: module_def(v) for k, v in doc["modules"].items()} if doc.get("modules") else None,
         slices=[slice_def(s) for s in doc["slices"]] if doc.get("slices") else None,
         models=[model_def(m) for m in doc["models"]] if doc.get("models") else None,
         merge_method=doc["merge_method"],
@@ -577,7 +584,8 @@ def run_doc(mk, archs, doc, rules=False):
         out = doc.get("out_dtype") or doc.get("dtype")
         doc = dict(doc, dtype="float32", out_dtype=out)
     cfg = build_config(doc, mk.config)
-    first = cfg.base_model or (cfg.models[0].model if cfg.models else cfg.slices[0].sources[0].model)
+    body = next(iter(cfg.modules.values())) if cfg.modules else cfg
+    first = cfg.base_model or (body.models[0].model if body.models else body.slices[0].sources[0].model)
     first_cfg = first.config()
     arch = archs[first_cfg.architectures[0]]
     out_cfg = mk.model_out_config(cfg, arch)
