@@ -78,7 +78,8 @@ export function translateMergekit(yamlText: string, opts: MergekitOptions = {}):
   const file = opts.file ?? "config.yml";
   const parts = splitDocuments(yamlText);
   if (parts.length > 1) return translateMulti(parts.map((text) => new YamlDoc(text, file)), opts);
-  const doc = new YamlDoc(yamlText, file);
+  // one document (markers and comment-only documents around it blanked, so lines stay the file's)
+  const doc = new YamlDoc(parts[0] ?? yamlText, file);
   const config = readConfig(doc);
   if (opts.checkPathsIn !== undefined) checkPaths(doc, config, opts.checkPathsIn);
   const lines = new Translator(doc, config, opts).lines(opts.outDir ?? "merged");
@@ -110,7 +111,7 @@ function assemble(lines: DocLine[], fallback: YamlDoc): MergekitTranslation {
 /**
  * The documents of a multi-document YAML file (`---` lines), each as the whole text with every other
  * document's lines blanked, so positions in it are positions in the file. Documents with nothing but
- * comments are left out; one document gives [].
+ * comments are left out; a text without `---`/`...` lines gives [].
  */
 export function splitDocuments(text: string): string[] {
   const lines = text.split(/\r?\n/);
@@ -125,7 +126,7 @@ export function splitDocuments(text: string): string[] {
     const body = lines.map((l, i) => (i >= from && i < to && !(i === from && /^(---|\.\.\.)/.test(l)) ? l : ""));
     if (body.some((l) => l.trim() !== "" && !l.trimStart().startsWith("#"))) docs.push(body.join("\n"));
   });
-  return docs.length > 1 ? docs : [];
+  return docs;
 }
 
 /**

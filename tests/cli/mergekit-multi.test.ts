@@ -38,6 +38,13 @@ describe("multi-document configs (mergekit-multi)", () => {
     expect(docs[1].split("\n")[10]).toBe("name: second"); // line 11 of the file
     expect(docs[0].split("\n")[10]).toBe("");
     expect(splitDocuments(first)).toEqual([]);
+    // one document that starts with (or ends with) a marker is still one document
+    expect(splitDocuments(`---\n${first}`)).toHaveLength(1);
+    expect(splitDocuments(`# c\n---\n${first}---\n# nothing\n`)).toHaveLength(1);
+    for (const text of [`---\n${first}`, `# c\n---\n${first}---\n# nothing\n...\n`]) {
+      expect(translateMergekit(text, { outDir: "OUT" }).script).toContain("merged = linear([f16, f32], weights=[0.5, 0.5], normalize=true)");
+    }
+    expect(translateError(`# c\n---\n${first.replace("weight: 0.5", "wieght: 0.5")}---\n`)).toMatch(/^multi\.yml:9:3: error: unknown parameter 'wieght'/);
   });
 
   it("one script: dependency order (a merge may come before the one it uses), named results in variables, the unnamed one saved", () => {
