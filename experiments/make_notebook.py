@@ -251,8 +251,14 @@ const hp = (h: any) => Object.entries(h).map(([k, v]) => `${k}=${v}`).join(", ")
 const flagged = results.choices.filter((c: any) => c.edge);
 console.log(`${flagged.length} choices still on an edge:`);
 display(new Table(["seed", "width", "base", "experts", "method", "n", "chosen", "val held-in"], flagged.map((c: any) => [c.seed, c.width, c.base, c.setting, c.method, c.n, hp(c.hyperparameters), +c.val.toFixed(3)])));
-display(new Table(["seed", "width", "base", "experts", "method", "n", "chosen", "val held-in", "candidates"], results.choices.filter((c: any) => c.method !== "average")
-  .map((c: any) => [c.seed, c.width, c.base, c.setting, c.method, c.n, hp(c.hyperparameters), +c.val.toFixed(3), c.candidates.length])));"""),
+// every choice, one row per cell with the seeds side by side
+const cells = new Map<string, any[]>();
+for (const c of results.choices.filter((c: any) => c.method !== "average")) {
+  const k = JSON.stringify([c.setting, c.base, c.method, c.n, c.width]);
+  cells.set(k, [...(cells.get(k) ?? []), c]);
+}
+display(new Table(["experts", "base", "method", "n", "width", "chosen per seed (val held-in)"], [...cells.entries()].map(([k, cs]) =>
+  [...JSON.parse(k), cs.map((c: any) => `s${c.seed}: ${hp(c.hyperparameters)}${c.edge ? " (edge)" : ""} (${c.val.toFixed(3)})`).join("; ")])));"""),
     md(findings_md),
     md(paper_md),
 ]

@@ -310,7 +310,8 @@ export function analyse(rows: Rows, primarySetting: string, initial: Record<stri
     for (const metric of ["held_in", "gap_in", "cc_in"] as Metric[]) {
       const it = cell({ base: IT }, metric);
       const pt = cell({ base: PT }, metric);
-      findings.push(make(`1 (${metric})`, "Instruction-tuned base models merge better", `held-in ${metric}: IT − PT, mean over sizes, methods and numbers of experts`, "both", setting, metric, diff(it, pt), { instruction_tuned: it, pretrained: pt }));
+      const label = { held_in: "held-in normalized", gap_in: "held-in gap recovered", cc_in: "held-in chance-corrected" }[metric as "held_in"];
+      findings.push(make(`1 (${metric})`, "Instruction-tuned base models merge better", `${label}: IT − PT, mean over sizes, methods and numbers of experts`, "both", setting, metric, diff(it, pt), { instruction_tuned: it, pretrained: pt }));
     }
     for (const base of [IT, PT]) {
       const big = cell({ base, width: large }, "held_in");
