@@ -78,24 +78,49 @@ export function planShards(tensors: readonly OutputTensor[], shardSize: number):
 
 /** The safetensors header for one file: JSON padded with spaces to a multiple of 8 bytes. */
 export function encodeHeader(tensors: readonly OutputTensor[], metadata: Record<string, string>): { bytes: Buffer; offsets: number[]; dataSize: number } {
-  // tensor names are keys: no prototype, so '__proto__' is a name like any other
-  const header: Record<string, unknown> = Object.create(null);
-  header.__metadata__ = metadata;
   const offsets: number[] = [];
   let pos = 0;
   for (const t of tensors) {
-    const n = t.shape.reduce((a, b) => a * b, 1) * DTYPES[t.dtype].size;
-    header[t.name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [pos, pos + n] };
     offsets.push(pos);
-    pos += n;
+    pos += t.shape.reduce((a, b) => a * b, 1) * DTYPES[t.dtype].size;
   }
-  let json = Buffer.from(JSON.stringify(header), "utf8");
+  let json = Buffer.from(headerJson(tensors, offsets, metadata, pos), "utf8");
   const padded = Math.ceil(json.length / 8) * 8;
   if (padded > json.length) json = Buffer.concat([json, Buffer.alloc(padded - json.length, 0x20)]);
   const bytes = Buffer.alloc(8 + json.length);
   bytes.writeBigUInt64LE(BigInt(json.length), 0);
   json.copy(bytes, 8);
   return { bytes, offsets, dataSize: pos };
+}
+
+/**
+ * The header's JSON text: what JSON.stringify gives for `{__metadata__, name: {dtype, shape,
+ * data_offsets}, …}` built as an object, written entry by entry (the object and its 100k entries
+ * were a large transient for big checkpoints). Names that are array indices are ordered first by
+ * JSON.stringify, a repeated key keeps its first place: such headers are built as the object, so the
+ * bytes never differ.
+ */
+function headerJson(tensors: readonly OutputTensor[], offsets: number[], metadata: Record<string, string>, dataSize: number): string {
+  const index = /^(0|[1-9][0-9]*)$/;
+  const names = new Set<string>();
+  const plain = tensors.every((t) => t.name !== "__metadata__" && !index.test(t.name) && names.size < names.add(t.name).size);
+  if (!plain) {
+    // tensor names are keys: no prototype, so '__proto__' is a name like any other
+    const header: Record<string, unknown> = Object.create(null);
+    header.__metadata__ = metadata;
+    tensors.forEach((t, i) => {
+      const end = i + 1 < tensors.length ? offsets[i + 1] : dataSize;
+      header[t.name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offsets[i], end] };
+    });
+    return JSON.stringify(header);
+  }
+  const parts: string[] = [`{"__metadata__":${JSON.stringify(metadata)}`];
+  tensors.forEach((t, i) => {
+    const end = i + 1 < tensors.length ? offsets[i + 1] : dataSize;
+    parts.push(`,${JSON.stringify(t.name)}:{"dtype":${JSON.stringify(t.dtype)},"shape":[${t.shape.join(",")}],"data_offsets":[${offsets[i]},${end}]}`);
+  });
+  parts.push("}");
+  return parts.join("");
 }
 
 // ---------------------------------------------------------------- chunk writes (any thread)

@@ -148,7 +148,7 @@ function parseHeader(file: string, bytes: Uint8Array, dataStart: number, fileSiz
   let json: unknown;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-    const scanned = scanHeader(text);
+    const scanned = scanHeader(text, bytes);
     if (scanned) return fromScan(file, scanned, dataStart, fileSize);
     json = JSON.parse(text);
   } catch (e) {
@@ -204,9 +204,14 @@ function fromScan(file: string, h: ScannedHeader, dataStart: number, fileSize: n
  * undefined and the header goes through JSON.parse, which also reports what is wrong: the two paths
  * accept the same headers and give the same entries in the same order.
  */
-function scanHeader(text: string): ScannedHeader | undefined {
+function scanHeader(text: string, bytes: Uint8Array): ScannedHeader | undefined {
   const n = text.length;
   let i = 0;
+  // names as strings of their own: a slice of the text would keep the whole header text alive
+  // (ASCII text: character i is byte i; else an object key's copy)
+  const raw = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const own = bytes.length === n ? (s: string, start: number) => raw.toString("latin1", start, start + s.length) : (s: string) => Object.keys({ [s]: 0 })[0];
+  const dtypes = new Map<string, string>();
   const ws = () => {
     for (;;) {
       const c = text.charCodeAt(i);
@@ -284,8 +289,10 @@ function scanHeader(text: string): ScannedHeader | undefined {
   if (!eat(0x7b)) return undefined;
   if (!eat(0x7d)) {
     for (;;) {
-      const name = str();
-      if (name === undefined || seen.has(name) || /^(0|[1-9][0-9]*)$/.test(name) || !eat(0x3a)) return undefined;
+      const sliced = str();
+      if (sliced === undefined) return undefined;
+      const name = own(sliced, i - 1 - sliced.length);
+      if (seen.has(name) || /^(0|[1-9][0-9]*)$/.test(name) || !eat(0x3a)) return undefined;
       seen.add(name);
       if (name === "__metadata__") {
         ws();
@@ -309,6 +316,8 @@ function scanHeader(text: string): ScannedHeader | undefined {
           // each field once, each value of its type: any other entry goes through JSON.parse
           if (key === "dtype" && dtype === undefined) {
             if ((dtype = str()) === undefined) return undefined;
+            // one string per dtype, not one per tensor
+            dtype = dtypes.get(dtype) ?? (dtypes.set(dtype, dtype), dtype);
           } else if (key === "shape" && shape === undefined) {
             if ((shape = ints()) === undefined) return undefined;
           } else if (key === "data_offsets" && offsets === undefined) {
