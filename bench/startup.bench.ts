@@ -4,9 +4,9 @@
  * start on this machine). Goals (issue #16): `mergelab --help` ≤ 2× node's bare start; `mergelab
  * check` of a small script < 300 ms wall; the MergeLab kernel answers `kernel_info_request` < 1 s
  * after launch. Run it on a quiet machine (the load average is printed). The fresh processes are
- * interleaved (node, --help, check, ... RUNS times) so that a change in the machine's load hits every
- * figure alike. `mergelab check` runs the bundled CLI (dist/bundle, scripts/bundle.mjs); the same check
- * through dist/ (MERGELAB_BUNDLE=0) is printed beside it.
+ * interleaved (node, --help, check, ... RUNS times, the order rotating from round to round) so that a
+ * change in the machine's load hits every figure alike. `mergelab check` runs the bundled CLI
+ * (dist/bundle, scripts/bundle.mjs); the same check through dist/ (MERGELAB_BUNDLE=0) is printed beside it.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { createHmac, randomUUID } from "node:crypto";
@@ -85,12 +85,15 @@ export default async function main(): Promise<void> {
     wall([bin, "check", "small.merge"], dir);
     wall([bin, "check", "small.merge"], dir, noBundle);
     const runs = { node: [] as number[], help: [] as number[], check: [] as number[], checkDist: [] as number[] };
-    for (let i = 0; i < RUNS; i++) {
-      runs.node.push(wall(["-e", "0"], dir));
-      runs.help.push(wall([bin, "--help"], dir));
-      runs.check.push(wall([bin, "check", "small.merge"], dir));
-      runs.checkDist.push(wall([bin, "check", "small.merge"], dir, noBundle));
-    }
+    const measure: Array<() => void> = [
+      () => runs.node.push(wall(["-e", "0"], dir)),
+      () => runs.help.push(wall([bin, "--help"], dir)),
+      () => runs.check.push(wall([bin, "check", "small.merge"], dir)),
+      () => runs.checkDist.push(wall([bin, "check", "small.merge"], dir, noBundle)),
+    ];
+    // each round in another order: a process's position in the round (what ran just before it) biases
+    // its time on a busy machine
+    for (let i = 0; i < RUNS; i++) for (let j = 0; j < measure.length; j++) measure[(i + j) % measure.length]!();
     const [node, help, check, checkDist] = [median(runs.node), median(runs.help), median(runs.check), median(runs.checkDist)];
     const kernel: number[] = [];
     for (let i = 0; i < 5; i++) kernel.push(await kernelInfoLatency(dir));
