@@ -195,11 +195,23 @@ function translateMulti(docs: YamlDoc[], opts: MergekitOptions): MergekitTransla
     if (name !== undefined) dtypes.set(name, t.outputDtype());
     lines.push({ text: "", doc }, ...own.map((l) => ({ ...l, doc })));
     if (name !== undefined) {
-      const inputs16 = cfg.outDtype ?? cfg.dtype;
-      if (inputs16 && inputs16 !== "f32" && uses.some((u) => u.includes(name))) {
-        lines.push({ text: `# ${name} is used below as computed (float32); mergekit re-reads it from its ${cfg.dtypeName ?? inputs16} files`, doc });
+      const written = dtypes.get(name);
+      const v = vars.get(name)!;
+      const origin: LineOrigin = { at: ["name"], models: [] };
+      if (written === "bf16" && uses.some((u) => u.includes(name))) {
+        // Veltkamp's split with 2^16 + 1 rounds a float32 to its 8 leading bits, to nearest even: exactly
+        // torch's float32 → bfloat16 (|x| < 5e33)
+        lines.push(
+          { text: `# mergekit writes ${name} in bfloat16 and reads that back: the same rounding, c − (c − x) with c = 65537·x`, doc },
+          { text: `${v} = 65537 * merged`, origin, doc },
+          { text: `${v} = ${v} - (${v} - merged)`, origin, doc },
+        );
+      } else {
+        if (written !== undefined && written !== "f32" && uses.some((u) => u.includes(name))) {
+          lines.push({ text: `# ${name} is used below as computed (float32); mergekit re-reads it from its ${written} files`, doc });
+        }
+        lines.push({ text: `${v} = merged`, origin, doc });
       }
-      lines.push({ text: `${vars.get(name)} = merged`, origin: { at: ["name"], models: [] }, doc });
     }
   }
   return assemble(lines, docs[order[order.length - 1]]);

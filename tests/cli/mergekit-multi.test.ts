@@ -73,9 +73,33 @@ describe("multi-document configs (mergekit-multi)", () => {
     expect(allNamed).toContain(`save(merged, ${JSON.stringify(path.join("OUT", "second"))}, overwrite=true)`);
   });
 
-  it("a 16-bit named merge used by another says mergekit re-reads it at 16 bits", () => {
-    const script = translateMergekit(`${first}dtype: bfloat16\n---\n${final.replace("model: second", "model: first")}`, { outDir: "OUT" }).script;
-    expect(script).toMatch(/^# first is used below as computed \(float32\); mergekit re-reads it from its bfloat16 files$/m);
+  it("a bfloat16 named merge is rounded to bfloat16 as mergekit writes and re-reads it; a float16 one says it is not", () => {
+    const bf16 = translateMergekit(`${first}dtype: bfloat16\n---\n${final.replace("model: second", "model: first")}`, { outDir: "OUT" }).script;
+    expect(bf16).toContain("first = 65537 * merged\nfirst = first - (first - merged)\n");
+    const f16 = translateMergekit(`${first}dtype: float16\n---\n${final.replace("model: second", "model: first")}`, { outDir: "OUT" }).script;
+    expect(f16).toMatch(/^# first is used below as computed \(float32\); mergekit re-reads it from its f16 files\nfirst = merged$/m);
+  });
+
+  it("the bfloat16 rounding is torch's float32 → bfloat16, ties to even included", async () => {
+    // values whose low 16 bits are exactly half a bfloat16 ulp (ties), and ordinary ones, both signs
+    const f32 = new Float32Array(4096);
+    const bits = new Uint32Array(f32.buffer);
+    for (let i = 0; i < bits.length; i++) {
+      const exponent = 100 + (i % 60); // 2^-27 … 2^32
+      const mantissa = (Math.imul(i, 2654435761) >>> 9) & 0x7f0000;
+      bits[i] = ((i % 3 ? 0 : 0x80000000) | (exponent << 23) | mantissa | (i % 2 ? 0x8000 : Math.imul(i, 40503) & 0xffff)) >>> 0;
+    }
+    const { compute, run, tiny } = await import("../stdlib/methods/harness.js");
+    const x = tiny({ w: Array.from(f32) }, "x");
+    const c = run("passthrough", { x, scale: 65537 });
+    const rounded = (await compute(run("linear", { xs: [c, run("linear", { xs: [c, x], weights: [1, -1], normalize: false })], weights: [1, -1], normalize: false }))).w!;
+    const want = Array.from(bits, (b) => {
+      // round to nearest even on the top 16 bits (torch's float32 → bfloat16)
+      const lsb = (b >>> 16) & 1;
+      const r = (b + 0x7fff + lsb) >>> 0;
+      return new Float32Array(new Uint32Array([r & 0xffff0000]).buffer)[0]!;
+    });
+    expect(Array.from(rounded)).toEqual(want);
   });
 
   const cases: Array<[string, string, RegExp]> = [
