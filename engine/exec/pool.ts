@@ -239,7 +239,9 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<ExecRes
   try {
     const modelValues = opts.modelValues ?? (await modelStatistics(plan, runners, totals, opts, t0));
     // largest tensors first: better balance across workers (the order does not change results)
-    const jobs = [...selected].sort((a, b) => size(b) - size(a));
+    // (each job's size computed once, not twice per comparison)
+    const sizes = new Map(selected.map((j) => [j, size(j)]));
+    const jobs = [...selected].sort((a, b) => sizes.get(b)! - sizes.get(a)!);
     const results = await runAll(
       runners,
       jobs.length,
