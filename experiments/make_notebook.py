@@ -170,9 +170,11 @@ const timingsFile = "what-matters-results-timings.json";
 if (fs.existsSync(timingsFile)) {
   const t = JSON.parse(fs.readFileSync(timingsFile, "utf8"));
   const per = (w: number) => t.per_checkpoint.filter((c: any) => c.width === w);
-  console.log(`run of ${t.started}: ${(t.seconds.total / 60).toFixed(1)} min (training ${(t.seconds.training / 60).toFixed(1)} min, ` +
-    `grid ${(t.seconds.grid / 60).toFixed(1)} min), ${t.checkpoints_trained} of ${t.checkpoints_total} checkpoints trained, ${t.merges} merges, ` +
-    `${t.cpus} cores shared (load average ${t.load_average.join(", ")} at the end)`);
+  const parts = t.parts ?? 1;
+  console.log(`run of ${t.started}` + (parts > 1 ? ` as ${parts} parallel processes (one per zoo seed): ${(t.wall_seconds / 60).toFixed(1)} min wall clock; summed over the processes ` : ": ") +
+    `${(t.seconds.total / 60).toFixed(1)} min (training ${(t.seconds.training / 60).toFixed(1)} min, grid ${(t.seconds.grid / 60).toFixed(1)} min), ` +
+    `${t.checkpoints_trained} of ${t.checkpoints_total} checkpoints trained, ${t.merges} merges, ` +
+    `${t.cpus} cores shared with other jobs (load averages at the end: ${JSON.stringify(t.load_average)})`);
   display(new Table(["width", "checkpoints", "training steps", "seconds", "ms per step"], A.widths.map((w: number) => {
     const c = per(w); const steps = c.reduce((s: number, x: any) => s + x.steps, 0); const sec = c.reduce((s: number, x: any) => s + x.seconds, 0);
     return [w, c.length, steps, +sec.toFixed(1), +(1000 * sec / Math.max(steps, 1)).toFixed(2)];

@@ -20,7 +20,7 @@ import { initRuntime } from "../core/runtime.js";
 import { MergelabError } from "../core/errors.js";
 import { CLASS_NAMES, PER_CLASS, SIDE } from "../stdlib/eval/data.js";
 import { SCALE_EVAL_PER_TASK } from "../stdlib/eval/metrics.js";
-import { paramCount } from "../stdlib/eval/model.js";
+import { DEPTH, INPUT_DIM, OUTPUT_DIM, paramCount } from "../stdlib/eval/model.js";
 import { HELD_IN_CORRUPTIONS, INSTRUCTION_CORRUPTIONS, SEVERITY } from "../stdlib/eval/corruptions.js";
 import { ensureScaleZoo, SCALE_PROFILES, scalePools, scaleTrainingKey, settingsFor, trainingSeconds, type ScaleProfile } from "../stdlib/eval/scale.js";
 import { analyse, DELTA, type Analysis, type Rows } from "../stdlib/eval/verdicts.js";
@@ -151,6 +151,7 @@ export function assemble(p: ScaleProfile, parts: Part[]): Results {
       held_in: pools.heldIn.map((t) => ({ id: t.id, cluster: t.cluster!, classes: t.classes, corruption: t.corruption })),
       held_out: pools.heldOut.map((t) => ({ id: t.id, classes: t.classes, corruption: t.corruption })),
       instruction_tasks: pools.instruction.length,
+      architecture: { inputs: INPUT_DIM, hidden_layers: DEPTH - 1, outputs: OUTPUT_DIM },
       sizes: p.widths.map((width) => ({ width, params: paramCount(width) })),
       training_key: scaleTrainingKey(p),
       primary_setting: PRIMARY_SETTING,
