@@ -19,7 +19,7 @@ const entry = require.resolve("chevrotain"); // …/chevrotain/lib/src/api.js
 const chevrotain = require(path.join(path.dirname(entry), "..", "chevrotain.min.mjs")) as typeof Chevrotain;
 
 export const { CstParser, EOF, LLkLookaheadStrategy, Lexer, createToken, createTokenInstance, tokenMatcher } = chevrotain;
-export type { CstElement, CstNode, ILookaheadStrategy, IParserErrorMessageProvider, IToken, TokenType } from "chevrotain";
+export type { CstElement, CstNode, ILexingError, ILexingResult, ILookaheadStrategy, IParserErrorMessageProvider, IToken, TokenType } from "chevrotain";
 /** The lexer class as a type (the value above is the bundle's class). */
 export type Lexer = Chevrotain.Lexer;
 

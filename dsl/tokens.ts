@@ -4,7 +4,7 @@
  * `#` comments are skipped; newlines and `;` both separate statements (the
  * layout pass in layout.ts decides which newlines matter).
  */
-import { createToken, GRAMMAR_CHECKS, Lexer, type IToken, type TokenType } from "./chevrotain.js";
+import { createToken, GRAMMAR_CHECKS, Lexer, type ILexingError, type ILexingResult, type IToken, type TokenType } from "./chevrotain.js";
 
 // Greek letters (λ α β γ δ ε τ μ σ …) in identifiers: chevrotain drops the
 // regex `u` flag, so the ranges are spelled out (Greek and Coptic, Greek Extended).
@@ -134,22 +134,132 @@ class LexedToken implements IToken {
   }
 }
 
+/** What the lexer matches: everything but the pattern-less tokens the layout pass creates (Sep, BlockOpen, BlockClose). */
+export const lexedTokens = allTokens.filter((t) => t.PATTERN !== Lexer.NA);
+
+/** The lexer's interface (what chevrotain's Lexer.tokenize returns). */
+export interface MergeLexer {
+  tokenize(text: string): ILexingResult;
+}
+
+const escapeString = (s: string) => s.replace(/[\\^$.*+?()[\]{}|]/g, "\\$&");
+
+/** A token pattern as regex source, as chevrotain compiles it (a string matches literally; regex flags are not kept). */
+function patternSource(t: TokenType): string {
+  const p = t.PATTERN;
+  if (typeof p === "string") return escapeString(p);
+  if (!(p instanceof RegExp) || p.flags !== "") throw new Error(`token ${t.name}: only flagless regex and string patterns are supported`);
+  if (new RegExp(`(?:${p.source})|`).exec("")!.length !== 1) throw new Error(`token ${t.name}: the pattern must not capture (use (?:...))`);
+  return p.source;
+}
+
+const LINE_TERMINATOR = /\n|\r\n?/g;
+
 /**
- * chevrotain's Lexer picks its token factory in the constructor
- * (`this.createTokenInstance = this.createFullToken` for positionTracking
- * "full"), so overriding `createFullToken` swaps in LexedToken. If a future
- * chevrotain renames it, the override is simply unused: same tokens, slower.
- * Line/column fixing for multi-line tokens still happens in chevrotain
- * (updateTokenEndLineColumnLocation writes endLine/endColumn).
+ * The tokens after which chevrotain counts lines: those its analysis finds can match \r or \n. Its
+ * analysis does not look into negated classes, so a \r inside a string or a comment does not start a
+ * line (as in chevrotain's Lexer, which the language used before).
  */
-class MergeLexer extends Lexer {
-  createFullToken(image: string, startOffset: number, tokenTypeIdx: number, tokenType: TokenType, startLine: number, startColumn: number, imageLength: number): IToken {
-    return new LexedToken(image, startOffset, tokenTypeIdx, tokenType, startLine, startColumn, imageLength);
+const LINE_BREAKING = new Set<TokenType>([WhiteSpace, Newline]);
+
+/**
+ * chevrotain's lexing, without chevrotain's Lexer: its constructor analyses every pattern (first
+ * characters, line breaks: regex parsing) and fills a 65,536-entry table, most of the language's
+ * start-up after the parser. The rules are those of chevrotain 11's Lexer.tokenize for these tokens:
+ * at each offset the first pattern of `lexedTokens` that matches wins (one sticky regex of all patterns
+ * in order: a JavaScript alternation is ordered too); a keyword gives way to a longer match of its
+ * longer_alt (Identifier); WhiteSpace and Comment are dropped; lines and columns advance over \n, \r\n
+ * and \r in WhiteSpace and Newline (LINE_BREAKING; a multi-line token's end position as chevrotain sets
+ * it); characters no pattern matches are
+ * skipped up to the next offset where one does, as one error. tests/dsl/lexer.test.ts compares the two
+ * lexers token by token and error by error.
+ */
+class FastLexer implements MergeLexer {
+  private readonly all: RegExp;
+  private readonly longerAlt: Array<{ index: number; re: RegExp } | undefined>;
+  private readonly skipped: boolean[];
+  private readonly lineBreaking: boolean[];
+
+  constructor(private readonly types: readonly TokenType[]) {
+    this.all = new RegExp(types.map((t) => `(${patternSource(t)})`).join("|"), "y");
+    this.longerAlt = types.map((t) => {
+      const alt = t.LONGER_ALT;
+      if (alt === undefined) return undefined;
+      if (Array.isArray(alt)) throw new Error(`token ${t.name}: one longer_alt only`);
+      const index = types.indexOf(alt as TokenType);
+      return { index, re: new RegExp(patternSource(alt as TokenType), "y") };
+    });
+    this.lineBreaking = types.map((t) => LINE_BREAKING.has(t));
+    this.skipped = types.map((t) => {
+      if (t.GROUP !== undefined && t.GROUP !== Lexer.SKIPPED) throw new Error(`token ${t.name}: groups other than SKIPPED are not supported`);
+      return t.GROUP === Lexer.SKIPPED;
+    });
+  }
+
+  tokenize(text: string): ILexingResult {
+    const tokens: IToken[] = [];
+    const errors: ILexingError[] = [];
+    const all = this.all;
+    let offset = 0;
+    let line = 1;
+    let column = 1;
+    while (offset < text.length) {
+      all.lastIndex = offset;
+      const m = all.exec(text);
+      if (m === null) {
+        const start = offset;
+        do {
+          offset++;
+          all.lastIndex = offset;
+        } while (offset < text.length && !all.test(text));
+        const length = offset - start;
+        errors.push({ offset: start, line, column, length, message: `unexpected character: ->${text.charAt(start)}<- at offset: ${start}, skipped ${length} characters.` });
+        column += length;
+        continue;
+      }
+      let k = 1;
+      while (m[k] === undefined) k++;
+      k--;
+      let image = m[0];
+      const alt = this.longerAlt[k];
+      if (alt !== undefined) {
+        alt.re.lastIndex = offset;
+        const longer = alt.re.exec(text);
+        if (longer !== null && longer[0].length > image.length) {
+          image = longer[0];
+          k = alt.index;
+        }
+      }
+      const length = image.length;
+      const type = this.types[k]!;
+      const token = this.skipped[k] ? undefined : new LexedToken(image, offset, type.tokenTypeIdx!, type, line, column, length);
+      if (token) tokens.push(token);
+      if (this.lineBreaking[k] && (image.includes("\n") || image.includes("\r"))) {
+        let n = 0;
+        let last = -1;
+        LINE_TERMINATOR.lastIndex = 0;
+        while (LINE_TERMINATOR.test(image)) {
+          last = LINE_TERMINATOR.lastIndex - 1;
+          n++;
+        }
+        line += n;
+        column = length - last;
+        if (token) {
+          const endsInTerminator = last === length - 1;
+          if (!(n === 1 && endsInTerminator)) {
+            token.endLine = endsInTerminator ? line - 1 : line;
+            token.endColumn = endsInTerminator ? column : column - 1;
+          }
+        }
+      } else column += length;
+      offset += length;
+    }
+    return { tokens, groups: {}, errors };
   }
 }
 
-/** What the lexer matches: everything but the pattern-less tokens the layout pass creates (Sep, BlockOpen, BlockClose). */
-const lexed = allTokens.filter((t) => t.PATTERN !== Lexer.NA);
-export const lexer: Lexer = new MergeLexer(lexed, { positionTracking: "full", ensureOptimizations: GRAMMAR_CHECKS, skipValidations: !GRAMMAR_CHECKS });
+export const lexer: MergeLexer = new FastLexer(lexedTokens);
+// the grammar checks (tests/dsl/grammar.test.ts) also validate the token definitions with chevrotain's Lexer
+if (GRAMMAR_CHECKS) new Lexer(lexedTokens, { positionTracking: "full", ensureOptimizations: true });
 
 export const keywords = ["def", "for", "in", "if", "else", "and", "or", "not", "true", "false", "none"];

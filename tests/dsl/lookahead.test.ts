@@ -6,6 +6,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import type { ILookaheadStrategy, IParserConfig, TokenType } from "chevrotain";
 import { describe, expect, it, vi } from "vitest";
 import { repoRoot } from "../helpers.js";
 
@@ -18,24 +19,25 @@ async function loadParse(eager: boolean): Promise<{ parse: (typeof import("../..
   const count: Counted = { built: 0 };
   vi.doMock("../../dsl/chevrotain.js", async (importOriginal) => {
     const real = await importOriginal<Chevrotain>();
-    class CountingLLk extends real.LLkLookaheadStrategy {
-      buildLookaheadForAlternation(o: Parameters<InstanceType<Chevrotain["LLkLookaheadStrategy"]>["buildLookaheadForAlternation"]>[0]) {
-        count.built++;
-        return super.buildLookaheadForAlternation(o);
-      }
-      buildLookaheadForOptional(o: Parameters<InstanceType<Chevrotain["LLkLookaheadStrategy"]>["buildLookaheadForOptional"]>[0]) {
-        count.built++;
-        return super.buildLookaheadForOptional(o);
-      }
+    // chevrotain's LL(k) strategy, counting what it builds (a constructor, as parser.ts calls it)
+    function CountingLLk(o: { maxLookahead?: number }): ILookaheadStrategy {
+      const llk = new real.LLkLookaheadStrategy(o);
+      return {
+        validate: (v) => llk.validate(v),
+        initialize: (v) => llk.initialize?.(v),
+        buildLookaheadForAlternation: (v) => (count.built++, llk.buildLookaheadForAlternation(v)),
+        buildLookaheadForOptional: (v) => (count.built++, llk.buildLookaheadForOptional(v)),
+      };
     }
+    const LLk = CountingLLk as unknown as Chevrotain["LLkLookaheadStrategy"];
     class Parser extends real.CstParser {
-      constructor(tokens: Parameters<typeof real.CstParser>[0], config: Record<string, unknown>) {
+      constructor(tokens: TokenType[], config: IParserConfig) {
         const { lookaheadStrategy, ...rest } = config;
         // eager: chevrotain's own default (every function built now), counted
-        super(tokens, eager ? { ...rest, lookaheadStrategy: new CountingLLk({ maxLookahead: rest.maxLookahead as number }) } : { ...rest, lookaheadStrategy });
+        super(tokens, eager ? { ...rest, lookaheadStrategy: new LLk({ maxLookahead: rest.maxLookahead }) } : { ...rest, lookaheadStrategy });
       }
     }
-    return { ...real, CstParser: Parser, LLkLookaheadStrategy: CountingLLk };
+    return { ...real, CstParser: Parser, LLkLookaheadStrategy: LLk };
   });
   const { parse } = await import("../../dsl/parse.js");
   vi.doUnmock("../../dsl/chevrotain.js");
