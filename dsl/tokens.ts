@@ -163,31 +163,64 @@ const LINE_TERMINATOR = /\n|\r\n?/g;
 const LINE_BREAKING = new Set<TokenType>([WhiteSpace, Newline]);
 
 /**
+ * The characters a token can start with (chevrotain's start_chars_hint), for the patterns whose first
+ * character is not plain in their source. At each offset only the tokens that can start with the
+ * character there are tried, in order — what chevrotain's "first char optimization" does from its own
+ * analysis of the patterns. tests/dsl/lexer.test.ts would see a token missed here.
+ */
+const STARTS = new Map<TokenType, RegExp>([
+  [WhiteSpace, /[ \t\r\f\v\u00a0\ufeff]/],
+  [Newline, /[\r\n]/],
+  [NumberLit, /[0-9.]/],
+  [StringLit, /["']/],
+  [UnterminatedString, /["']/],
+  [Identifier, new RegExp(`[${letter}]`)],
+  [True, /[tT]/],
+  [False, /[fF]/],
+  [None, /[nN]/],
+]);
+
+/** The first-character test of a token: from STARTS, else the first character of its pattern (plain or escaped). */
+function startOf(t: TokenType): RegExp {
+  const hint = STARTS.get(t);
+  if (hint) return hint;
+  const p = t.PATTERN;
+  const source = typeof p === "string" ? escapeString(p) : (p as RegExp).source;
+  const first = source[0] === "\\" ? source.slice(0, 2) : source[0]!;
+  if (/^(\\[A-Za-z0-9]|[[(.^$*+?])$/.test(first) || source.includes("|")) throw new Error(`token ${t.name}: declare its first characters in STARTS`);
+  return new RegExp(first);
+}
+
+/**
  * chevrotain's lexing, without chevrotain's Lexer: its constructor analyses every pattern (first
  * characters, line breaks: regex parsing) and fills a 65,536-entry table, most of the language's
  * start-up after the parser. The rules are those of chevrotain 11's Lexer.tokenize for these tokens:
- * at each offset the first pattern of `lexedTokens` that matches wins (one sticky regex of all patterns
- * in order: a JavaScript alternation is ordered too); a keyword gives way to a longer match of its
- * longer_alt (Identifier); WhiteSpace and Comment are dropped; lines and columns advance over \n, \r\n
- * and \r in WhiteSpace and Newline (LINE_BREAKING; a multi-line token's end position as chevrotain sets
- * it); characters no pattern matches are
- * skipped up to the next offset where one does, as one error. tests/dsl/lexer.test.ts compares the two
- * lexers token by token and error by error.
+ * at each offset the first pattern of `lexedTokens` that matches wins (of those that can start with the
+ * character there, STARTS); a keyword gives way to a longer match of its longer_alt (Identifier);
+ * WhiteSpace and Comment are dropped; lines and columns advance over \n, \r\n and \r in WhiteSpace and
+ * Newline (LINE_BREAKING; a multi-line token's end position as chevrotain sets it); characters no
+ * pattern matches are skipped up to the next offset where one does, as one error.
+ * tests/dsl/lexer.test.ts compares the two lexers token by token and error by error.
  */
 class FastLexer implements MergeLexer {
-  private readonly all: RegExp;
-  private readonly longerAlt: Array<{ index: number; re: RegExp } | undefined>;
+  private readonly patterns: RegExp[];
+  private readonly starts: RegExp[];
+  private readonly longerAlt: Array<number | undefined>;
   private readonly skipped: boolean[];
   private readonly lineBreaking: boolean[];
+  /** Per character code: the indices of the tokens that can start with it, in order. */
+  private readonly candidates = new Map<number, number[]>();
+  private readonly any: RegExp;
 
   constructor(private readonly types: readonly TokenType[]) {
-    this.all = new RegExp(types.map((t) => `(${patternSource(t)})`).join("|"), "y");
+    this.patterns = types.map((t) => new RegExp(patternSource(t), "y"));
+    this.starts = types.map(startOf);
+    this.any = new RegExp(types.map((t) => `(?:${patternSource(t)})`).join("|"), "y");
     this.longerAlt = types.map((t) => {
       const alt = t.LONGER_ALT;
       if (alt === undefined) return undefined;
       if (Array.isArray(alt)) throw new Error(`token ${t.name}: one longer_alt only`);
-      const index = types.indexOf(alt as TokenType);
-      return { index, re: new RegExp(patternSource(alt as TokenType), "y") };
+      return types.indexOf(alt as TokenType);
     });
     this.lineBreaking = types.map((t) => LINE_BREAKING.has(t));
     this.skipped = types.map((t) => {
@@ -196,43 +229,65 @@ class FastLexer implements MergeLexer {
     });
   }
 
+  private candidatesFor(code: number): number[] {
+    let c = this.candidates.get(code);
+    if (c === undefined) {
+      const ch = String.fromCharCode(code);
+      c = this.starts.flatMap((re, i) => (re.test(ch) ? [i] : []));
+      this.candidates.set(code, c);
+    }
+    return c;
+  }
+
+  /** Length of token i's match at offset, or -1. */
+  private matchAt(i: number, text: string, offset: number): number {
+    const re = this.patterns[i]!;
+    re.lastIndex = offset;
+    return re.test(text) ? re.lastIndex - offset : -1;
+  }
+
   tokenize(text: string): ILexingResult {
     const tokens: IToken[] = [];
     const errors: ILexingError[] = [];
-    const all = this.all;
     let offset = 0;
     let line = 1;
     let column = 1;
     while (offset < text.length) {
-      all.lastIndex = offset;
-      const m = all.exec(text);
-      if (m === null) {
-        const start = offset;
-        do {
-          offset++;
-          all.lastIndex = offset;
-        } while (offset < text.length && !all.test(text));
-        const length = offset - start;
-        errors.push({ offset: start, line, column, length, message: `unexpected character: ->${text.charAt(start)}<- at offset: ${start}, skipped ${length} characters.` });
-        column += length;
-        continue;
-      }
-      let k = 1;
-      while (m[k] === undefined) k++;
-      k--;
-      let image = m[0];
-      const alt = this.longerAlt[k];
-      if (alt !== undefined) {
-        alt.re.lastIndex = offset;
-        const longer = alt.re.exec(text);
-        if (longer !== null && longer[0].length > image.length) {
-          image = longer[0];
-          k = alt.index;
+      const candidates = this.candidatesFor(text.charCodeAt(offset));
+      let k = -1;
+      let length = -1;
+      for (const i of candidates) {
+        length = this.matchAt(i, text, offset);
+        if (length !== -1) {
+          k = i;
+          break;
         }
       }
-      const length = image.length;
+      if (k === -1) {
+        // chevrotain's recovery: skip to the next offset where some token matches, as one error
+        const start = offset;
+        const any = this.any;
+        do {
+          offset++;
+          any.lastIndex = offset;
+        } while (offset < text.length && !any.test(text));
+        const skipped = offset - start;
+        errors.push({ offset: start, line, column, length: skipped, message: `unexpected character: ->${text.charAt(start)}<- at offset: ${start}, skipped ${skipped} characters.` });
+        column += skipped;
+        continue;
+      }
+      const alt = this.longerAlt[k];
+      if (alt !== undefined) {
+        const longer = this.matchAt(alt, text, offset);
+        if (longer > length) {
+          k = alt;
+          length = longer;
+        }
+      }
       const type = this.types[k]!;
-      const token = this.skipped[k] ? undefined : new LexedToken(image, offset, type.tokenTypeIdx!, type, line, column, length);
+      const skip = this.skipped[k];
+      const image = skip && !this.lineBreaking[k] ? "" : text.slice(offset, offset + length);
+      const token = skip ? undefined : new LexedToken(image, offset, type.tokenTypeIdx!, type, line, column, length);
       if (token) tokens.push(token);
       if (this.lineBreaking[k] && (image.includes("\n") || image.includes("\r"))) {
         let n = 0;
