@@ -23,6 +23,8 @@ import {
   globalParams, tensorParams, type Default,
 } from "./mergekit/methods.js";
 import { openCheckpoint } from "../io/checkpoint.js";
+import { readModelVocab, type ModelVocab } from "../io/vocab.js";
+import { configField, readHfConfig } from "../io/hfconfig.js";
 
 export interface MergekitOptions {
   /** Where the script saves the result (default "merged"). */
@@ -81,7 +83,10 @@ export function translateMergekit(yamlText: string, opts: MergekitOptions = {}):
   // one document (markers and comment-only documents around it blanked, so lines stay the file's)
   const doc = new YamlDoc(parts[0] ?? yamlText, file);
   const config = readConfig(doc);
-  if (opts.checkPathsIn !== undefined) checkPaths(doc, config, opts.checkPathsIn);
+  if (opts.checkPathsIn !== undefined) {
+    checkPaths(doc, config, opts.checkPathsIn);
+    checkTokenSources(doc, opts.checkPathsIn);
+  }
   const lines = new Translator(doc, config, opts).lines(opts.outDir ?? "merged");
   return assemble(lines.map((l) => ({ ...l, doc })), doc);
 }
@@ -185,7 +190,10 @@ function translateMulti(docs: YamlDoc[], opts: MergekitOptions): MergekitTransla
   for (const [k, i] of order.entries()) {
     const doc = docs[i];
     const cfg = configs[i];
-    if (opts.checkPathsIn !== undefined) checkPaths(doc, cfg, opts.checkPathsIn, nameSet);
+    if (opts.checkPathsIn !== undefined) {
+      checkPaths(doc, cfg, opts.checkPathsIn, nameSet);
+      checkTokenSources(doc, opts.checkPathsIn);
+    }
     const name = names[i];
     const target = name === undefined ? out : interDir === undefined ? undefined : path.join(interDir, name);
     // a named merge's directory is rewritten on every run (mergekit-multi would reuse it: --lazy)
@@ -248,7 +256,48 @@ function checkPaths(doc: YamlDoc, cfg: MergekitConfig, dir: string, named: Reado
   }
 }
 
+/**
+ * tokenizer: tokens: sources against the models' tokenizer files (tokenizer.json, config.json's vocab_size),
+ * before any tensor data: a token a source model lacks, a token_id past its rows, at the YAML line. Models
+ * that are not local directories with a tokenizer.json are checked when the script runs (align_vocab).
+ */
+function checkTokenSources(doc: YamlDoc, dir: string): void {
+  const tokens = ((doc.value as Record<string, unknown> | undefined)?.tokenizer as Record<string, unknown> | undefined)?.tokens as Record<string, Record<string, unknown>> | undefined;
+  if (!tokens || typeof tokens !== "object") return;
+  const vocabs = new Map<string, ModelVocab | undefined>();
+  const vocabOf = (p: string): ModelVocab | undefined => {
+    if (!vocabs.has(p)) {
+      const d = path.resolve(dir, p);
+      let v: ModelVocab | undefined;
+      if (fs.existsSync(path.join(d, "tokenizer.json"))) {
+        const size = configField(readHfConfig(d), "vocab_size")?.value;
+        v = readModelVocab(d, p, typeof size === "number" ? size : undefined);
+      }
+      vocabs.set(p, v);
+    }
+    return vocabs.get(p);
+  };
+  for (const [tok, cfg] of Object.entries(tokens)) {
+    const s = cfg.source as string | Record<string, unknown> | undefined;
+    const at: YamlPath = ["tokenizer", "tokens", tok, "source"];
+    if (typeof s === "string") {
+      const v = vocabOf(s);
+      if (v && !v.vocab.has(tok)) throw doc.error(at, `token '${tok}' is not in ${s}'s vocabulary (its tokenizer.json), so ${s} has no row to give it`);
+    } else if (s && s.kind === "model_token" && typeof s.model === "string") {
+      const v = vocabOf(s.model);
+      if (!v) continue;
+      if (typeof s.token === "string" && !v.vocab.has(s.token)) throw doc.error([...at, "token"], `token '${s.token}' is not in ${s.model}'s vocabulary (its tokenizer.json)`);
+      if (typeof s.token_id === "number" && s.token_id >= v.vocabSize) throw doc.error([...at, "token_id"], `token_id ${s.token_id} is out of range for ${s.model} (${v.vocabSize} rows)`);
+    }
+  }
+}
+
 // ---------------------------------------------------------------- rendering
+
+/** A string literal of the language (control characters as \\uHHHH escapes, so the script stays one line). */
+function dslString(s: string): string {
+  return `"${s.replace(/[\\"]/g, (c) => `\\${c}`).replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)}"`;
+}
 
 /** Shortest round-trip decimal (0.1, 1e-7); -0 stays 0. */
 export function num(x: number): string {
@@ -381,30 +430,49 @@ class Translator {
   }
 
   /**
-   * mergekit's tokenizer_source / tokenizer: {source, pad_to_multiple_of}: every loaded model re-indexed to the
-   * output vocabulary (align_vocab: rows by token string), then merged as before.
+   * mergekit's tokenizer_source / tokenizer: {source, tokens, pad_to_multiple_of}: every loaded model re-indexed
+   * to the output vocabulary (align_vocab: rows by token string, tokens= per-token rows), then merged as before.
+   * A tokenizer: block without source: is mergekit's default, union.
    */
   private alignVocab(): void {
     const root = (this.doc.value ?? {}) as Record<string, unknown>;
     const block = (root.tokenizer ?? undefined) as Record<string, unknown> | undefined;
-    const source = (block?.source ?? root.tokenizer_source) as string | undefined;
-    const pad = block?.pad_to_multiple_of as number | undefined;
+    const source = (block ? (block.source ?? "union") : root.tokenizer_source) as string | undefined;
+    const pad = (block?.pad_to_multiple_of ?? undefined) as number | undefined;
+    const tokens = (block?.tokens ?? undefined) as Record<string, Record<string, unknown>> | undefined;
     const at: YamlPath = block?.source !== undefined ? ["tokenizer", "source"] : block ? ["tokenizer"] : ["tokenizer_source"];
-    if (source === undefined && pad === undefined) return;
-    if ((source ?? "base") === "base" && pad === undefined) {
+    if (source === undefined) return;
+    if (source === "base" && pad === undefined && tokens === undefined) {
       this.note("tokenizer_source: base: the output copies the base model's config and tokenizer files");
       return;
     }
     const names = this.loads.map((l) => /^(\w+) = load\(/.exec(l.text)?.[1]).filter((n): n is string => n !== undefined);
-    let src = `"${source ?? "base"}"`;
-    if (source !== undefined && source !== "base" && source !== "union") {
-      const v = this.vars.get(source);
-      if (v === undefined || !names.includes(v)) throw this.doc.error(at, `tokenizer source '${source}' is not one of the merged models`);
-      src = v;
-    }
+    const modelVar = (p: string, where: YamlPath, what: string): string => {
+      const v = this.vars.get(p);
+      if (v === undefined || !names.includes(v)) throw this.doc.error(where, `${what} '${p}' is not one of the merged models`);
+      return v;
+    };
+    let src = `"${source}"`;
+    if (source !== "base" && source !== "union") src = modelVar(source, at, "tokenizer source");
     const base = this.cfg.base !== undefined && names.includes("base") ? ", base=base" : "";
-    const args = `[${names.join(", ")}]${base}, source=${src}${pad !== undefined ? `, pad_to_multiple_of=${pad}` : ""}`;
-    this.loads.push({ text: `aligned = align_vocab(${args})`, origin: this.origin(at) });
+    let args = `[${names.join(", ")}]${base}, source=${src}${pad !== undefined ? `, pad_to_multiple_of=${pad}` : ""}`;
+    if (tokens !== undefined && Object.keys(tokens).length > 0) {
+      const entries = Object.entries(tokens).map(([tok, cfg]) => {
+        const here: YamlPath = ["tokenizer", "tokens", tok, "source"];
+        const s = cfg.source as string | Record<string, unknown>;
+        const fields: string[] = [];
+        if (typeof s === "string") fields.push(`source: ${modelVar(s, here, "token source")}`);
+        else if (s.kind === "zero") fields.push('source: "zero"');
+        else {
+          fields.push(`source: ${modelVar(s.model as string, [...here, "model"], "token source")}`);
+          fields.push(s.token !== undefined ? `token: ${dslString(s.token as string)}` : `token_id: ${s.token_id as number}`);
+        }
+        if (cfg.force === true) fields.push("force: true");
+        return `${dslString(tok)}: {${fields.join(", ")}}`;
+      });
+      args += `, tokens={${entries.join(", ")}}`;
+    }
+    this.loads.push({ text: `aligned = align_vocab(${args})`, origin: this.origin(block?.tokens !== undefined && block.source === undefined ? ["tokenizer", "tokens"] : at) });
     names.forEach((n, i) => this.loads.push({ text: `${n} = aligned[${i}]`, origin: this.origin(at) }));
   }
 
@@ -434,7 +502,12 @@ class Translator {
       ...(run.shardSize !== undefined ? [`shard_size=${run.shardSize}`] : []),
       ...(run.overwrite ? ["overwrite=true"] : []),
     ];
-    lines.push({ text: `save(merged, ${[JSON.stringify(outDir), ...extra].join(", ")})`, origin: this.origin(at) });
+    const template = (this.doc.value as Record<string, unknown> | undefined)?.chat_template;
+    const text0 = `save(merged, ${[JSON.stringify(outDir), ...extra].join(", ")}`;
+    // mergekit's chat_template: an error about it (an unknown name, a template that does not parse) points at its line
+    const spans = typeof template === "string" ? [{ from: text0.length + 2, to: text0.length + 2 + `chat_template=${dslString(template)}`.length, at: ["chat_template"] as YamlPath }] : [];
+    const text = typeof template === "string" ? `${text0}, chat_template=${dslString(template)})` : `${text0})`;
+    lines.push({ text, origin: { ...this.origin(at), spans } });
     return lines;
   }
 

@@ -10,6 +10,7 @@
  * Progress goes to `request.progress` (the CLI's line and the notebook's bar are both callers' views of it).
  * Paths in what is written — the card, `__metadata__` — are relative to `request.cwd`, never absolute.
  */
+import fs from "node:fs";
 import path from "node:path";
 import { MergelabError } from "../core/errors.js";
 import { VERSION } from "../core/version.js";
@@ -17,7 +18,8 @@ import { formatValue, shownPath } from "../core/present.js";
 import { modelCard, type CardMethod } from "../io/card.js";
 import { parseSize } from "../io/layout.js";
 import { isEmptyOrAbsent } from "../io/staging.js";
-import { checkOutputTarget } from "../io/writer.js";
+import { checkOutputTarget, nonWeightFiles } from "../io/writer.js";
+import { chatTemplateFiles, resolveChatTemplate } from "../io/chattemplate.js";
 import type { Progress, SaveSummary } from "./exec/index.js";
 import { inputPaths, type MergeStep, type ModelValue } from "./model.js";
 import { parseDtype } from "./plan.js";
@@ -33,6 +35,11 @@ export interface SaveRequest {
   /** Bytes per shard: a number or "5GB", "500MB" (default 5GB). */
   shardSize?: string | number;
   overwrite?: boolean;
+  /**
+   * The output's chat template (mergekit's chat_template): a built-in name (chatml, llama3, alpaca,
+   * mistral, exaone), "auto" (the most common among the inputs) or a Jinja template (io/chattemplate.ts).
+   */
+  chatTemplate?: string;
   /** Scale-out: write only shard `index` of `count` into OUT/.shards/ (`mergelab finalize OUT` assembles). */
   shard?: ShardSpec;
   /** What the card shows as the recipe: the script, and the mergekit config it was translated from. */
@@ -52,6 +59,8 @@ export interface SavePlan {
   target: string;
   /** The output directory (OUT), absolute. */
   output: string;
+  /** Files written over the copied ones because of the request (the chat template's). */
+  files: Record<string, string>;
 }
 
 /** A `param` on errors lets the language point at the argument at fault. */
@@ -83,12 +92,29 @@ export function planSave(whole: ModelValue, req: SaveRequest): SavePlan {
     if (!(e instanceof MergelabError)) throw e;
     fail(e.message.split(output).join(req.path).split(req.cwd + path.sep).join(""), "path");
   }
-  return { model, target, output };
+  return { model, target, output, files: req.chatTemplate === undefined ? {} : chatTemplateOutput(whole, req.chatTemplate) };
+}
+
+/** The files that carry a chat template into the output (validated: no tensor data read). */
+function chatTemplateOutput(model: ModelValue, spec: string): Record<string, string> {
+  const dirOf = (p: string) => (p.endsWith(".safetensors") ? path.dirname(p) : p);
+  const inputs = [...new Set(model.inputs.flatMap((s) => (s.kind === "checkpoint" ? [dirOf(s.checkpoint.path)] : [])))];
+  const template = resolveChatTemplate(spec, inputs);
+  if (template === undefined) return {}; // auto, and no input has a template: the output keeps its own (mergekit)
+  const origin = model.origin?.path;
+  const copied = origin !== undefined && fs.existsSync(origin) && fs.statSync(origin).isDirectory() ? nonWeightFiles(origin) : [];
+  const own = model.outputFiles?.["tokenizer_config.json"];
+  const hasTokenizer = own !== undefined || ["tokenizer.json", "tokenizer.model", "tokenizer_config.json"].some((f) => copied.includes(f));
+  if (!hasTokenizer) {
+    fail(`chat_template: the output has no tokenizer to hold it (${origin === undefined ? "the model has no origin checkpoint" : `${path.basename(origin)} has no tokenizer.json or tokenizer_config.json`})`, "chat_template");
+  }
+  const configText = own ?? (copied.includes("tokenizer_config.json") ? fs.readFileSync(path.join(origin!, "tokenizer_config.json"), "utf8") : undefined);
+  return chatTemplateFiles(template, configText, copied);
 }
 
 /** Run the model's plan and write it (see the file comment); null for a shard that has no tensors. */
 export async function save(whole: ModelValue, req: SaveRequest): Promise<SaveSummary | null> {
-  const { model, target, output } = planSave(whole, req);
+  const { model, target, output, files } = planSave(whole, req);
   // a shard records the recipe it ran (script, --set values, config): finalize refuses shards of different recipes
   const recipe = req.shard ? recipeHash(req.recipe, req.shard.count, req.path) : undefined;
   if (req.shard && model.tensors.size === 0) {
@@ -107,7 +133,7 @@ export async function save(whole: ModelValue, req: SaveRequest): Promise<SaveSum
     signal: req.signal,
     progress: req.progress,
     cwd: req.cwd,
-    extraFiles: { ...(whole.outputFiles ?? {}), "README.md": cardFor(whole, { ...req, path: path.relative(req.cwd, output) || "." }) },
+    extraFiles: { ...(whole.outputFiles ?? {}), ...files, "README.md": cardFor(whole, { ...req, path: path.relative(req.cwd, output) || "." }) },
     numLayers: whole.numLayers,
     wholeShapes: Object.fromEntries([...whole.tensors].map(([n, t]) => [n, t.shape])),
   });

@@ -9,6 +9,7 @@ import { MergelabError } from "../core/errors.js";
 import { headerOnlyModel, loadModel, mapTensors, isModel, type ModelValue } from "../engine/model.js";
 import { loraModel } from "../engine/lora.js";
 import { alignVocab } from "../engine/vocab.js";
+import type { TokenOverride } from "../io/vocab.js";
 import { fetchHubHeaders, isHubReference, isOfflineEnv, parseHubId, resolveCached, resolveHubModel, type DownloadProgress } from "../io/hub.js";
 import { layers as layerSchedule, match as matchSchedule, isSchedule, type Schedule } from "../engine/param-schedule.js";
 import { explainPlan } from "../engine/plan.js";
@@ -168,6 +169,7 @@ const alignVocabSpec: FunctionSpec = {
     { name: "base", type: "model", doc: "the base model (default: the first); one of `models`" },
     { name: "source", type: ["string", "model"], default: "union", doc: "\"union\", \"base\", or the model whose tokenizer the output uses" },
     { name: "pad_to_multiple_of", type: "int", range: { min: 1 }, doc: "pad the rows to a multiple of this" },
+    { name: "tokens", type: "dict", doc: 'per-token rows (mergekit\'s tokenizer: tokens:): {"<|im_start|>": {source: m}} (m\'s row of that token), {source: m, token: "<s>"} or {source: m, token_id: 1} (m\'s row of another token), {source: "zero"}; force: true uses it in every model, even one that has the token. Tokens not in the vocabulary are added' },
   ],
   returns: "models",
   call: (a) => {
@@ -183,9 +185,43 @@ const alignVocabSpec: FunctionSpec = {
     } else if (a.source === "union" || a.source === "base") source = a.source;
     else throw new MergelabError(`source ${JSON.stringify(a.source)}: expected "union", "base" or one of the models`, { param: "source" });
     const pad = a.pad_to_multiple_of === null || a.pad_to_multiple_of === undefined ? undefined : Number(a.pad_to_multiple_of);
-    return alignVocab(models, { base: baseIdx, source, padToMultipleOf: pad }).models;
+    const tokens = a.tokens === null || a.tokens === undefined ? undefined : tokenOverrides(a.tokens as Dict, models);
+    return alignVocab(models, { base: baseIdx, source, padToMultipleOf: pad, tokens }).models;
   },
 };
+
+/** align_vocab's tokens= dict: {token: model | "zero" | {source, token | token_id, force}} → io/vocab.ts overrides. */
+function tokenOverrides(d: Dict, models: readonly ModelValue[]): Record<string, TokenOverride> {
+  const fail = (t: string, why: string): never => {
+    throw new MergelabError(`tokens: ${JSON.stringify(t)}: ${why}`, { param: "tokens" });
+  };
+  const out: Record<string, TokenOverride> = {};
+  for (const [token, v] of d.entries) {
+    const fields = v instanceof Dict ? v.entries : new Map<string, unknown>([["source", v]]);
+    for (const k of fields.keys()) if (!["source", "token", "token_id", "force"].includes(k)) fail(token, `unknown field '${k}' (source, token, token_id, force)`);
+    const src = fields.get("source");
+    const force = fields.get("force");
+    if (force !== undefined && force !== null && typeof force !== "boolean") fail(token, "force must be true or false");
+    const tok = fields.get("token");
+    const id = fields.get("token_id");
+    let source: TokenOverride["source"];
+    if (src === "zero") {
+      if (tok !== undefined || id !== undefined) fail(token, 'token/token_id need a model source, not "zero"');
+      source = { kind: "zero" };
+    } else if (isModel(src)) {
+      const model = models.indexOf(src);
+      if (model < 0) fail(token, "source must be one of the aligned models");
+      if (tok !== undefined && id !== undefined) fail(token, "give token or token_id, not both");
+      if (tok !== undefined && typeof tok !== "string") fail(token, "token must be a string");
+      if (id !== undefined && !(typeof id === "number" && Number.isInteger(id) && id >= 0)) fail(token, "token_id must be a non-negative integer");
+      source = tok !== undefined || id !== undefined ? { kind: "model_token", model, token: tok as string | undefined, tokenId: id as number | undefined } : { kind: "model", model };
+    } else {
+      fail(token, `source must be one of the aligned models or "zero"${src === undefined ? " (mergekit needs a source too)" : ""}`);
+    }
+    out[token] = { source, force: force === true };
+  }
+  return out;
+}
 
 const save: FunctionSpec = {
   name: "save",
@@ -198,6 +234,7 @@ const save: FunctionSpec = {
     { name: "dtype", type: "string", choices: ["bf16", "f16", "f32"], doc: "dtype of float tensors (default: as in the base/first model)" },
     { name: "shard_size", type: ["string", "number"], default: "5GB", doc: 'maximum bytes per shard ("5GB", "500MB" or a number)' },
     { name: "overwrite", type: "bool", default: false, doc: "replace a non-empty output directory" },
+    { name: "chat_template", type: "string", doc: 'the output tokenizer\'s chat template: "chatml", "llama3", "alpaca", "mistral", "exaone", "auto" (the most common among the inputs) or a Jinja template; parsed and rendered at check time' },
   ],
   returns: "any",
   call: async (a, ctx: ScriptContext) => {
@@ -208,6 +245,7 @@ const save: FunctionSpec = {
       dtype: a.dtype as string | undefined,
       shardSize: a.shard_size as string | number,
       overwrite: a.overwrite as boolean,
+      chatTemplate: a.chat_template === null || a.chat_template === undefined ? undefined : str(a.chat_template),
       shard: ctx.options.shard,
       recipe: ctx.options.recipe,
       workers: ctx.options.workers,

@@ -109,28 +109,55 @@ export function readConfig(doc: YamlDoc): MergekitConfig {
   };
 }
 
-/** Keys mergelab reads but cannot honour yet: a clear error at the line, never a silent difference. */
+/** The tokenizer and chat template settings: checked here (shape, types); translated by cli/mergekit.ts. */
 function checkUnsupported(doc: YamlDoc, root: Record<string, unknown>): void {
-  // tokenizer_source: base | union | MODEL, and tokenizer: {source, pad_to_multiple_of} run through align_vocab;
-  // the tokens: block is not translated yet
+  // tokenizer_source: base | union | MODEL, and tokenizer: {source, tokens, pad_to_multiple_of} run through align_vocab
   const ts = root.tokenizer_source;
   if (ts !== undefined && ts !== null && typeof ts !== "string") {
     throw doc.error(["tokenizer_source"], `tokenizer_source: expected base, union or a model path`);
   }
   if (root.tokenizer !== undefined && root.tokenizer !== null) {
     const t = root.tokenizer;
-    if (!isRecord(t)) throw doc.error(["tokenizer"], "tokenizer: expected a block with source: and pad_to_multiple_of:");
+    if (ts !== undefined && ts !== null) throw doc.error(["tokenizer"], "give tokenizer: or tokenizer_source:, not both (as mergekit requires)", "key");
+    if (!isRecord(t)) throw doc.error(["tokenizer"], "tokenizer: expected a block with source:, tokens: and pad_to_multiple_of:");
     for (const k of Object.keys(t)) {
-      if (k === "tokens") throw doc.error(["tokenizer", "tokens"], "tokenizer: tokens: (per-token embedding sources) is not supported yet in configs");
-      if (k !== "source" && k !== "pad_to_multiple_of") throw doc.error(["tokenizer", k], `tokenizer: unknown key '${k}'`, "key");
+      if (k !== "source" && k !== "pad_to_multiple_of" && k !== "tokens") throw doc.error(["tokenizer", k], `tokenizer: unknown key '${k}'${didYouMean(k, ["source", "tokens", "pad_to_multiple_of"])}`, "key");
     }
     if (t.source !== undefined && typeof t.source !== "string") throw doc.error(["tokenizer", "source"], "tokenizer: source: expected base, union or a model path");
-    if (t.pad_to_multiple_of !== undefined && !(Number.isInteger(t.pad_to_multiple_of) && (t.pad_to_multiple_of as number) > 0)) {
+    if (t.pad_to_multiple_of !== undefined && t.pad_to_multiple_of !== null && !(Number.isInteger(t.pad_to_multiple_of) && (t.pad_to_multiple_of as number) > 0)) {
       throw doc.error(["tokenizer", "pad_to_multiple_of"], "tokenizer: pad_to_multiple_of: expected a positive integer");
     }
+    if (t.tokens !== undefined && t.tokens !== null) checkTokens(doc, t.tokens);
   }
-  if (root.chat_template !== undefined && root.chat_template !== null) {
-    throw doc.error(["chat_template"], "chat_template is not supported yet (the output copies the base model's chat template)");
+  const ct = root.chat_template;
+  if (ct !== undefined && ct !== null && typeof ct !== "string") {
+    throw doc.error(["chat_template"], "chat_template: expected auto, a built-in template name (chatml, llama3, alpaca, mistral, exaone) or a Jinja template string");
+  }
+}
+
+/** mergekit's TokenEmbeddingConfig per token: {source: MODEL | {kind: model_token, model, token | token_id} | {kind: zero}, force}. */
+function checkTokens(doc: YamlDoc, tokens: unknown): void {
+  const at: YamlPath = ["tokenizer", "tokens"];
+  if (!isRecord(tokens)) throw doc.error(at, "tokenizer: tokens: expected a mapping of token → {source: ..., force: ...}");
+  for (const [tok, cfg] of Object.entries(tokens)) {
+    const here: YamlPath = [...at, tok];
+    if (!isRecord(cfg)) throw doc.error(here, `token '${tok}': expected {source: ..., force: ...}`);
+    for (const k of Object.keys(cfg)) if (k !== "source" && k !== "force") throw doc.error([...here, k], `token '${tok}': unknown key '${k}'${didYouMean(k, ["source", "force"])}`, "key");
+    if (cfg.force !== undefined && typeof cfg.force !== "boolean") throw doc.error([...here, "force"], `token '${tok}': force: expected true or false`);
+    const src = cfg.source;
+    if (src === undefined || src === null) throw doc.error(here, `token '${tok}': needs a source: (a model, {kind: model_token, model: ..., token: ...} or {kind: zero}); mergekit cannot build it either`);
+    if (typeof src === "string") continue;
+    if (!isRecord(src)) throw doc.error([...here, "source"], `token '${tok}': source: expected a model path, {kind: model_token, ...} or {kind: zero}`);
+    if (src.kind === "zero") {
+      for (const k of Object.keys(src)) if (k !== "kind") throw doc.error([...here, "source", k], `token '${tok}': unknown key '${k}' in a zero source`, "key");
+      continue;
+    }
+    if (src.kind !== "model_token") throw doc.error([...here, "source", ...(src.kind === undefined ? [] : ["kind"])], `token '${tok}': source kind: expected model_token or zero`);
+    for (const k of Object.keys(src)) if (!["kind", "model", "token", "token_id"].includes(k)) throw doc.error([...here, "source", k], `token '${tok}': unknown key '${k}'${didYouMean(k, ["model", "token", "token_id"])}`, "key");
+    if (typeof src.model !== "string") throw doc.error([...here, "source", ...(src.model === undefined ? [] : ["model"])], `token '${tok}': a model_token source needs model: (a model path)`);
+    if ((src.token === undefined) === (src.token_id === undefined)) throw doc.error([...here, "source"], `token '${tok}': a model_token source needs exactly one of token: and token_id:`);
+    if (src.token !== undefined && typeof src.token !== "string") throw doc.error([...here, "source", "token"], `token '${tok}': token: expected a string`);
+    if (src.token_id !== undefined && !(Number.isInteger(src.token_id) && (src.token_id as number) >= 0)) throw doc.error([...here, "source", "token_id"], `token '${tok}': token_id: expected a non-negative integer`);
   }
 }
 

@@ -215,9 +215,9 @@ describe("mergekit configs: errors point at the YAML line", () => {
   const cases: Array<[string, string, RegExp]> = [
     ["a method mergekit does not have", "models:\n  - model: a\nmerge_method: average_all\n", /^config\.yml:3:15: error: merge_method 'average_all' is not a merge method mergelab knows; it translates: linear, /],
     ["a misspelt method", "models:\n  - model: a\nmerge_method: tiez\n", /^config\.yml:3:15: error: .*\(did you mean 'ties'\?\)/],
-    ["a tokenizer tokens: block", `${two}merge_method: linear\ntokenizer:\n  source: union\n  tokens: {}\n`, /^config\.yml:11:\d+: error: tokenizer: tokens: \(per-token embedding sources\) is not supported yet/],
+    ["a tokens: entry from a model not merged", `${two}merge_method: linear\ntokenizer:\n  source: union\n  tokens:\n    "<x>":\n      source: models/other\n`, /^config\.yml:13:15: error: token source 'models\/other' is not one of the merged models/],
     ["a tokenizer source that is not a merged model", `${two}merge_method: linear\ntokenizer_source: models/other\n`, /^config\.yml:9:19: error: tokenizer source 'models\/other' is not one of the merged models/],
-    ["chat_template", `${two}merge_method: linear\nchat_template: chatml\n`, /^config\.yml:9:16: error: chat_template is not supported yet/],
+    ["a chat_template that is not a string", `${two}merge_method: linear\nchat_template: [chatml]\n`, /^config\.yml:9:16: error: chat_template: expected auto, a built-in template name/],
     ["a missing weight", "models:\n  - model: a\n    parameters:\n      weight: 1\n  - model: b\nmerge_method: ties\nbase_model: base\n", /^config\.yml:5:5: error: 'weight' is required for ties/],
     ["an unknown top-level key", "models:\n  - model: a\nmerge_methd: ties\n", /^config\.yml:3:1: error: unknown key 'merge_methd' \(did you mean 'merge_method'\?\)/],
     ["an unknown parameter", "models:\n  - model: a\n    parameters:\n      wieght: 1\nmerge_method: linear\n", /^config\.yml:4:7: error: unknown parameter 'wieght' \(did you mean 'weight'\?\)/],
@@ -249,11 +249,11 @@ describe("mergekit configs: errors point at the YAML line", () => {
 
   it("the CLI prints the located error, no stack, and writes nothing", () => {
     const bad = path.join(work, "bad.yml");
-    fs.writeFileSync(bad, "models:\n  - model: models/f16\n    parameters:\n      weight: 1\nmerge_method: linear\ntokenizer:\n  tokens: {}\n");
+    fs.writeFileSync(bad, "models:\n  - model: models/f16\n    parameters:\n      weight: 1\nmerge_method: linear\ntokenizer:\n  tokens:\n    x: {force: true}\n");
     for (const args of [["run", bad, "bad-out"], ["from-mergekit", bad]]) {
       const r = runCli(args, { cwd: work });
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(new RegExp(`^${bad.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:7:\\d+: error: tokenizer: tokens: \\(per-token embedding sources\\) is not supported yet in configs\n$`));
+      expect(r.stderr).toMatch(new RegExp(`^${bad.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:8:\\d+: error: token 'x': needs a source: .*mergekit cannot build it either\n$`));
       expect(r.stdout).toBe("");
     }
     expect(fs.existsSync(path.join(work, "bad-out"))).toBe(false);
