@@ -341,10 +341,10 @@ export function analyse(rows: Rows, primarySetting: string, initial: Record<stri
     }
   }
 
-  // controls: the lazy-width manipulation and the harsh experts (on the reduced grid's cells)
-  const reducedSettings = settings.filter((s) => !full.includes(s));
+  // controls: every other expert setting (the other learning rate, the lazy-width manipulation, the harsh
+  // experts) against the primary one, on the cells that setting was merged on
   const primary = full.includes(primarySetting) ? primarySetting : full[0];
-  for (const setting of reducedSettings) {
+  for (const setting of settings.filter((s) => s !== primary)) {
     const cells = runs.filter((r) => r.setting === setting);
     const where = { method: uniq(cells.map((r) => r.method)), n: uniq(cells.map((r) => r.n)) };
     const only = uniq(cells.map((r) => r.seed)).sort(byNumber);
