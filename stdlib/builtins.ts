@@ -162,7 +162,7 @@ const loadAll: FunctionSpec = {
 const alignVocabSpec: FunctionSpec = {
   name: "align_vocab",
   category: "io",
-  doc: "Re-index models to one vocabulary by token string (each model's tokenizer.json; mergekit's tokenizer_source): `source=\"union\"` (the base's tokens, then every other model's it lacks), `\"base\"` (the base's), or a model (its tokenizer). A model lacking a token gets the only model's row that has it, else the base's, else the mean of those that have it; rows past the vocabulary (`pad_to_multiple_of`) are the mean row. Embedding and lm_head rows are read chunk by chunk; a save writes the output tokenizer.json and tokenizer_config.json. Loaded checkpoints only (before merging).",
+  doc: "Re-index models to one vocabulary by token string (each model's tokenizer.json; mergekit's tokenizer_source): `source=\"union\"` (the base's tokens, then every other model's it lacks), `\"base\"` (the base's), or a model (its tokenizer). A model lacking a token gets the only model's row that has it, else the base's, else the mean of those that have it; rows past the vocabulary (`pad_to_multiple_of`) are the mean row; `tokens=` sets rows of chosen tokens (mergekit's tokenizer: tokens:). Embedding and lm_head rows are read chunk by chunk; a save writes the output tokenizer.json and tokenizer_config.json. Loaded checkpoints only (before merging).",
   example: 'ab = align_vocab([load("models/a"), load("models/b")], source="union")',
   params: [
     { name: "models", type: "models", required: true, doc: "loaded checkpoints with tokenizer.json" },

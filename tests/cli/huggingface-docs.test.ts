@@ -59,14 +59,14 @@ describe("docs/huggingface.md examples, as written", () => {
     tokenizerModel(path.join(work, "models", "b"), ["<tool>", "<think>"], 1);
   });
 
-  it("has the examples", () => expect(blocks.length).toBe(3));
+  it("has the examples", () => expect(blocks.length).toBe(4));
 
   it.each(blocks.map((b, i) => [i, b] as const))("example %i runs", (i, text) => {
     fs.writeFileSync(path.join(work, `ex${i}.mlab`), text);
     const r = runCli(["run", `ex${i}.mlab`, "--quiet"], { cwd: work, env: { HF_HOME: home, HF_HUB_OFFLINE: "1" } });
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    for (const m of text.matchAll(/save\(.*"([^"]+)"\)/g)) expect(fs.existsSync(path.join(work, m[1], "model.safetensors")), m[1]).toBe(true);
+    for (const m of text.matchAll(/save\(.*?\), "([^"]+)"/g)) expect(fs.existsSync(path.join(work, m[1], "model.safetensors")), m[1]).toBe(true);
   });
 
   it("a mergekit config with tokenizer_source: union runs through align_vocab", () => {

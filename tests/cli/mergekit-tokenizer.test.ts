@@ -11,7 +11,7 @@ import { alignVocab } from "../../engine/vocab.js";
 import { openCheckpoint } from "../../io/index.js";
 import { CHAT_TEMPLATES, renderChatTemplate, SAMPLE_CONVERSATION } from "../../io/chattemplate.js";
 import { mergekitToScript } from "../../cli/mergekit.js";
-import { runCli, tempDir } from "../helpers.js";
+import { repoRoot, runCli, tempDir } from "../helpers.js";
 import { writeF32 } from "../io/peft-files.js";
 
 const WORDS = ["<unk>", "the", "cat", "sat", "on", "mat", "<s>"];
@@ -247,5 +247,24 @@ describe("mergekit YAML: tokenizer: tokens: and chat_template", () => {
     expect(r.stderr).toMatch(expected);
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(fs.existsSync(path.join(dir, "out"))).toBe(false);
+  });
+});
+
+describe("docs/huggingface.md: the mergekit config of 'In mergekit configs', as written", () => {
+  it("runs: the chosen rows and chatml", () => {
+    const doc = fs.readFileSync(path.join(repoRoot, "docs/huggingface.md"), "utf8");
+    const yaml = /## In mergekit configs[\s\S]*?```yaml\n([\s\S]*?)```/.exec(doc)![1];
+    const dir = tempDir();
+    model(path.join(dir, "models"), "a", 0, []);
+    model(path.join(dir, "models"), "b", 1, ["<tool>", "<think>"]);
+    fs.writeFileSync(path.join(dir, "config.yml"), yaml);
+    const r = runCli(["run", "config.yml", "out", "--quiet"], { cwd: dir });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const e = embeddings(path.join(dir, "out"), 10);
+    expect(e[7]).toEqual(rowFor(1, "<tool>"));
+    expect(e[9]).toEqual(rowFor(1, "<think>")); // <|im_start|>: b's <think> row in both models
+    expect(e[1]).toEqual(mean([rowFor(0, "the"), rowFor(1, "the")]));
+    expect(JSON.parse(fs.readFileSync(path.join(dir, "out", "tokenizer_config.json"), "utf8")).chat_template).toBe(CHAT_TEMPLATES.chatml);
   });
 });
