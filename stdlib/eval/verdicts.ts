@@ -313,10 +313,11 @@ export function analyse(rows: Rows, primarySetting: string, initial: Record<stri
       const label = { held_in: "held-in normalized", gap_in: "held-in gap recovered", cc_in: "held-in chance-corrected" }[metric as "held_in"];
       findings.push(make(`1 (${metric})`, "Instruction-tuned base models merge better", `${label}: IT − PT, mean over sizes, methods and numbers of experts`, "both", setting, metric, diff(it, pt), { instruction_tuned: it, pretrained: pt }));
     }
-    for (const base of [IT, PT]) {
-      const big = cell({ base, width: large }, "held_in");
-      const little = cell({ base, width: small }, "held_in");
-      findings.push(make("2", "Larger models merge better", `held-in normalized: w${large} − w${small}, mean over methods and numbers of experts`, base, setting, "held_in", diff(big, little), { [`w${large}`]: big, [`w${small}`]: little }));
+    for (const base of [IT, PT]) for (const metric of ["held_in", "gap_in"] as Metric[]) {
+      const big = cell({ base, width: large }, metric);
+      const little = cell({ base, width: small }, metric);
+      const label = metric === "held_in" ? "held-in normalized" : "held-in gap recovered";
+      findings.push(make(`2 (${metric})`, "Larger models merge better", `${label}: w${large} − w${small}, mean over methods and numbers of experts`, base, setting, metric, diff(big, little), { [`w${large}`]: big, [`w${small}`]: little }));
     }
     for (const base of [IT, PT]) {
       const merged = cell({ base, width: large, n: nHi }, "held_out");

@@ -130,7 +130,7 @@ describe("what-matters v2, quick profile", () => {
 
   it("recomputes a finding's per-seed effect independently", () => {
     const a = results.analysis;
-    const f = a.findings.find((x) => x.id === "2" && x.base === "instruction_tuned" && x.setting === "lr3e-4")!;
+    const f = a.findings.find((x) => x.id === "2 (held_in)" && x.base === "instruction_tuned" && x.setting === "lr3e-4")!;
     const per = results.analysis.seeds.map((seed) => {
       const m = (w: number) => {
         const rs = results.runs.filter((r) => r.seed === seed && r.setting === "lr3e-4" && r.base === "instruction_tuned" && r.width === w);
