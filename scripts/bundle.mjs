@@ -49,6 +49,7 @@ try {
     packages: "external",
     keepNames: false,
     sourcemap: "external",
+    sourcesContent: false, // the maps only lead back to dist/, which is there
     chunkNames: "chunk-[hash]",
     logLevel: "warning",
     plugins: [distOnlyMaps],
