@@ -471,6 +471,9 @@ class Translator {
         return `${dslString(tok)}: {${fields.join(", ")}}`;
       });
       args += `, tokens={${entries.join(", ")}}`;
+      if (Object.values(tokens).some((c) => (c.source as { kind?: unknown } | undefined)?.kind === "zero")) {
+        this.note("tokens: kind: zero gives zero rows (mergekit's README); mergekit's own code at a6e4028 fails on it (embed.py) — see docs/methods.md");
+      }
     }
     this.loads.push({ text: `aligned = align_vocab(${args})`, origin: this.origin(block?.tokens !== undefined && block.source === undefined ? ["tokenizer", "tokens"] : at) });
     names.forEach((n, i) => this.loads.push({ text: `${n} = aligned[${i}]`, origin: this.origin(at) }));

@@ -268,3 +268,93 @@ describe("docs/huggingface.md: the mergekit config of 'In mergekit configs', as 
     expect(JSON.parse(fs.readFileSync(path.join(dir, "out", "tokenizer_config.json"), "utf8")).chat_template).toBe(CHAT_TEMPLATES.chatml);
   });
 });
+
+// tests/mergekit/reference/embed_ref.py: mergekit's own tokenizer/embed.py (PermutedEmbeddings.execute, imported
+// unmodified from the commit recorded in the file) gave these rows; build.py's vocabulary is emulated there.
+describe("against mergekit's embed.py (tests/mergekit/reference/data/tokenizer-embed.json)", () => {
+  interface Scenario {
+    name: string;
+    models: Record<string, { tokens: string[]; rows: number[][] }>;
+    base: string | null;
+    tokens: Record<string, { source: string | { kind: string; model?: string; token?: string; token_id?: number }; force?: boolean }> | null;
+    pad_to_multiple_of: number | null;
+    vocab?: string[];
+    rows?: Record<string, number[][]>;
+    error?: string;
+  }
+  const ref = JSON.parse(fs.readFileSync(path.join(repoRoot, "tests/mergekit/reference/data/tokenizer-embed.json"), "utf8")) as { mergekit_commit: string; scenarios: Scenario[] };
+
+  function build(s: Scenario): { dir: string; names: string[] } {
+    const dir = tempDir();
+    const names = Object.keys(s.models);
+    for (const n of names) {
+      const { tokens, rows } = s.models[n];
+      const sub = path.join(dir, n);
+      fs.mkdirSync(sub);
+      const added = tokens.map((t, id) => ({ id, content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })).slice(6);
+      fs.writeFileSync(path.join(sub, "tokenizer.json"), JSON.stringify({ version: "1.0", added_tokens: added, normalizer: null, pre_tokenizer: { type: "Whitespace" }, post_processor: null, decoder: null, model: { type: "WordLevel", vocab: Object.fromEntries(tokens.map((t, i) => [t, i])), unk_token: "<unk>" } }));
+      fs.writeFileSync(path.join(sub, "config.json"), JSON.stringify({ model_type: "llama", vocab_size: tokens.length, hidden_size: DIM }));
+      writeF32(path.join(sub, "model.safetensors"), { "model.embed_tokens.weight": { shape: [tokens.length, DIM], data: new Float32Array(rows.flat()) } });
+    }
+    return { dir, names };
+  }
+
+  it("records the mergekit commit", () => expect(ref.mergekit_commit).toMatch(/^[0-9a-f]{40}$/));
+
+  it.each(ref.scenarios.filter((s) => !s.error).map((s) => [s.name, s] as const))("%s: every model's rows, by token string", async (_, s) => {
+    const { dir, names } = build(s);
+    const models = names.map((n) => loadModel(path.join(dir, n), { label: n }));
+    const idx = (n: string) => names.indexOf(n);
+    const tokens = s.tokens
+      ? Object.fromEntries(Object.entries(s.tokens).map(([t, c]) => {
+          const src = c.source;
+          const source = typeof src === "string" ? { kind: "model" as const, model: idx(src) }
+            : src.kind === "zero" ? { kind: "zero" as const }
+            : { kind: "model_token" as const, model: idx(src.model!), token: src.token, tokenId: src.token_id };
+          return [t, { source, force: c.force ?? false }];
+        }))
+      : undefined;
+    const { models: aligned, plan } = alignVocab(models, { base: s.base === null ? undefined : idx(s.base), source: "union", tokens, padToMultipleOf: s.pad_to_multiple_of ?? undefined });
+    expect(plan.tokens).toEqual(s.vocab);
+    for (const [i, m] of aligned.entries()) {
+      const want = s.rows![names[i]];
+      expect(plan.rows).toBe(want.length);
+      const e = (await materializeArrays(m, { chunkSize: 4, workers: 0 }))["model.embed_tokens.weight"].data as Float32Array;
+      want.forEach((row, r) => expect([...e.subarray(r * DIM, r * DIM + DIM)], `${names[i]} row ${r} (${plan.tokens[r] ?? "pad"})`).toEqual(row));
+    }
+  });
+
+  it("the scenario through a mergekit config: the linear merge of mergekit's re-indexed rows", () => {
+    const s = ref.scenarios[0];
+    const { dir } = build(s);
+    const yaml = [
+      "models:", ...Object.keys(s.models).map((n) => `  - model: ${n}\n    parameters: {weight: 1}`),
+      `merge_method: linear`, `base_model: ${s.base}`, "dtype: float32",
+      "tokenizer:", "  source: union", `  pad_to_multiple_of: ${s.pad_to_multiple_of}`, "  tokens:",
+      ...Object.entries(s.tokens!).map(([t, c]) => `    ${JSON.stringify(t)}:\n      source: ${JSON.stringify(c.source)}${c.force ? "\n      force: true" : ""}`),
+      "",
+    ].join("\n");
+    fs.writeFileSync(path.join(dir, "config.yml"), yaml);
+    const r = runCli(["run", "config.yml", "out", "--quiet"], { cwd: dir });
+    expect(r.stderr).toBe("");
+    const rows = s.rows!;
+    const got = embeddings(path.join(dir, "out"), rows.a.length);
+    got.forEach((row, k) => row.forEach((x, j) => {
+      const want = (rows.a[k][j] + rows.b[k][j] + rows.c[k][j]) / 3;
+      expect(Math.abs(x - want), `row ${k}`).toBeLessThanOrEqual(Math.abs(want) * 2 ** -23);
+    }));
+  });
+
+  it("a zero source: mergekit's code fails (recorded), mergelab writes the zeros its README describes", async () => {
+    const s = ref.scenarios.find((x) => x.error)!;
+    expect(s.error).toMatch(/UnboundLocalError/);
+    const { dir, names } = build(s);
+    const models = names.map((n) => loadModel(path.join(dir, n), { label: n }));
+    const { models: aligned, plan } = alignVocab(models, { base: 0, source: "union", tokens: { "<pad>": { source: { kind: "zero" } } } });
+    const r = plan.tokens.indexOf("<pad>");
+    for (const m of aligned) {
+      const e = (await materializeArrays(m, { chunkSize: 4, workers: 0 }))["model.embed_tokens.weight"].data as Float32Array;
+      expect([...e.subarray(r * DIM, r * DIM + DIM)]).toEqual([0, 0, 0]);
+    }
+  });
+});
