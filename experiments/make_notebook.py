@@ -195,11 +195,11 @@ the base and the multitask model as lines; bands are 95% confidence intervals ov
 const err = (r: any) => r.lo === null ? 0 : (r.hi - r.lo) / 2;
 const pick = (base: string, setting: string, metric: string, keep: (r: any) => boolean) =>
   S.filter((r: any) => r.base === base && r.setting === setting && r.metric === metric && keep(r))
-   .map((r: any) => ({{ params: r.params, value: r.mean, ci95: err(r), model: r.n === null ? r.model : r.model }}));
+   .map((r: any) => ({{ params: r.params, value: r.mean, ci: err(r), model: r.n === null ? r.model : r.model }}));
 const NAMES: Record<string, string> = {{ pretrained: "pretrained", instruction_tuned: "instruction-tuned" }};
 for (const metric of ["held_in", "held_out"]) for (const n of [2, 8]) for (const base of ["instruction_tuned", "pretrained"]) {{
   const rows = pick(base, "{primary}", metric, (r) => (r.n === n && r.model !== "all methods") || (r.n === null && (r.model === "base" || r.model === "multitask")));
-  display(plot.line(rows, {{ x: "params", y: "value", color: "model", err: "ci95", band: true, logx: true,
+  display(plot.line(rows, {{ x: "params", y: "value", color: "model", err: "ci", logx: true,
     title: `${{metric === "held_in" ? "Held-in (/ expert)" : "Held-out (/ base)"}} vs size — ${{NAMES[base]}} base, ${{n}} experts`,
     xlabel: "parameters", ylabel: metric === "held_in" ? "normalized held-in" : "normalized held-out" }}));
 }}"""),
@@ -208,8 +208,8 @@ for (const metric of ["held_in", "held_out"]) for (const n of [2, 8]) for (const
 Mean over the four methods, one line per size (the paper's Figure 4 layout), for both bases and both metrics."""),
     code(f"""for (const metric of ["held_in", "held_out"]) for (const base of ["instruction_tuned", "pretrained"]) {{
   const rows = S.filter((r: any) => r.base === base && r.setting === "{primary}" && r.metric === metric && r.model === "all methods")
-    .map((r: any) => ({{ n: r.n, value: r.mean, ci95: err(r), size: `w${{r.width}} (${{r.params}} params)` }}));
-  display(plot.line(rows, {{ x: "n", y: "value", color: "size", err: "ci95", title: `${{metric === "held_in" ? "Held-in" : "Held-out"}} vs number of experts — ${{NAMES[base]}} base`,
+    .map((r: any) => ({{ n: r.n, value: r.mean, ci: err(r), size: `w${{r.width}} (${{r.params}} params)` }}));
+  display(plot.line(rows, {{ x: "n", y: "value", color: "size", err: "ci", title: `${{metric === "held_in" ? "Held-in" : "Held-out"}} vs number of experts — ${{NAMES[base]}} base`,
     xlabel: "merged experts", ylabel: metric === "held_in" ? "normalized held-in" : "normalized held-out" }}));
 }}"""),
     md("""### The other metrics: gap recovered and chance-corrected accuracy
@@ -219,8 +219,8 @@ methods and numbers of experts, per base, under the paper's held-in normalizatio
 held-in accuracy, and chance-corrected held-out accuracy."""),
     code(f"""for (const [metric, label] of [["held_in", "held-in / expert"], ["gap_in", "gap recovered"], ["cc_in", "chance-corrected held-in"], ["cc_out", "chance-corrected held-out"]]) {{
   const rows = S.filter((r: any) => r.setting === "{primary}" && r.metric === metric && r.model === "all methods" && r.n === null)
-    .map((r: any) => ({{ params: r.params, value: r.mean, ci95: err(r), base: NAMES[r.base] }}));
-  display(plot.line(rows, {{ x: "params", y: "value", color: "base", err: "ci95", band: true, logx: true,
+    .map((r: any) => ({{ params: r.params, value: r.mean, ci: err(r), base: NAMES[r.base] }}));
+  display(plot.line(rows, {{ x: "params", y: "value", color: "base", err: "ci", logx: true,
     title: `${{label}} (mean over methods and numbers of experts) vs size`, xlabel: "parameters", ylabel: label }}));
 }}"""),
     md("""## Diagnostics vs size
@@ -238,8 +238,8 @@ experts), per expert setting: the two gentle learning rates, the lazier-wider ex
 1/width) and the harsh ones (first seed only)."""),
     code("""for (const base of ["instruction_tuned", "pretrained"]) for (const metric of ["held_in", "gap_in"]) {
   const rows = S.filter((r: any) => r.base === base && r.metric === metric && r.model === "reduced grid")
-    .map((r: any) => ({ params: r.params, value: r.mean, ci95: err(r), experts: r.setting }));
-  display(plot.line(rows, { x: "params", y: "value", color: "experts", err: "ci95", logx: true,
+    .map((r: any) => ({ params: r.params, value: r.mean, ci: err(r), experts: r.setting }));
+  display(plot.line(rows, { x: "params", y: "value", color: "experts", err: "ci", logx: true,
     title: `${metric === "held_in" ? "Held-in (/ expert)" : "Gap recovered"} by expert setting — ${NAMES[base]} base, reduced grid`, xlabel: "parameters", ylabel: metric === "held_in" ? "normalized held-in" : "gap recovered" }));
 }"""),
     md(f"""## Hyperparameters chosen on the validation split
