@@ -506,6 +506,9 @@ class Translator {
       ...(run.overwrite ? ["overwrite=true"] : []),
     ];
     const template = (this.doc.value as Record<string, unknown> | undefined)?.chat_template;
+    if (template === "llama3" || template === "alpaca" || template === "exaone") {
+      this.note(`chat_template: ${template}: mergelab's template follows the published format; mergekit's file adds newlines/indentation (docs/huggingface.md)`);
+    }
     const text0 = `save(merged, ${[JSON.stringify(outDir), ...extra].join(", ")}`;
     // mergekit's chat_template: an error about it (an unknown name, a template that does not parse) points at its line
     const spans = typeof template === "string" ? [{ from: text0.length + 2, to: text0.length + 2 + `chat_template=${dslString(template)}`.length, at: ["chat_template"] as YamlPath }] : [];

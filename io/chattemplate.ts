@@ -8,8 +8,8 @@
  * with @huggingface/jinja (the Hub's own renderer) before anything is written.
  *
  * The built-in templates are mergelab's, written from each chat format (not copies of mergekit's
- * files): they render the same conversation text, without the stray indentation some of mergekit's
- * files leave in the output.
+ * files): chatml and mistral render exactly as mergekit's files; llama3, alpaca and exaone follow the
+ * published formats where mergekit's files add newlines or indentation (docs/huggingface.md).
  */
 import fs from "node:fs";
 import path from "node:path";

@@ -203,9 +203,13 @@ describe("mergekit YAML: tokenizer: tokens: and chat_template", () => {
     const script = mergekitToScript(config, { file: "config.yml" });
     expect(script).toContain('aligned = align_vocab([base, b, c], base=base, source="union", tokens={"<|im_start|>": {source: b, token: "<think>"}, "<|im_end|>": {source: "zero"}, "<tool>": {source: c, force: true}})');
     expect(script).toMatch(/save\(merged, "merged", dtype="f32", chat_template="chatml"\)/);
+    // the deliberate differences are printed as comments
+    expect(script).toContain("# tokens: kind: zero gives zero rows (mergekit's README); mergekit's own code at a6e4028 fails on it");
+    expect(mergekitToScript(config.replace("chatml", "llama3"), { file: "config.yml" })).toContain("# chat_template: llama3: mergelab's template follows the published format");
+    expect(mergekitToScript(config.replace("chatml", `"{{ messages[0]['content'] }}\\n"`), { file: "config.yml" })).toContain(`chat_template="{{ messages[0]['content'] }}\\u000a")`);
   });
 
-  it("runs: rows as mergekit's embed.py assigns them, chatml in tokenizer_config.json; from-mergekit's script gives the same bytes", () => {
+  it("runs: rows as mergekit's embed.py assigns them, chatml in tokenizer_config.json; from-mergekit's script gives the same rows and tokenizer files", () => {
     const dir = tempDir();
     three(dir);
     fs.writeFileSync(path.join(dir, "config.yml"), config);
@@ -227,6 +231,18 @@ describe("mergekit YAML: tokenizer: tokens: and chat_template", () => {
     expect(runCli(["run", "t.mlab", "--quiet"], { cwd: dir }).code).toBe(0);
     expect(embeddings(path.join(dir, "out2"), 11)).toEqual(e);
     expect(fs.readFileSync(path.join(dir, "out2", "tokenizer_config.json"), "utf8")).toBe(fs.readFileSync(path.join(dir, "out", "tokenizer_config.json"), "utf8"));
+  });
+
+  it("a literal template (mergekit's test_template_literal_jinja, with a newline and quotes) is written as given", () => {
+    const dir = tempDir();
+    three(dir);
+    const literal = "{% for m in messages %}\"{{ m['content'] }}\"\n{% endfor %}";
+    fs.writeFileSync(path.join(dir, "config.yml"), config.replace("chat_template: chatml", `chat_template: ${JSON.stringify(literal)}`));
+    const r = runCli(["run", "config.yml", "out", "--quiet"], { cwd: dir });
+    expect(r.stderr).toBe("");
+    const t = JSON.parse(fs.readFileSync(path.join(dir, "out", "tokenizer_config.json"), "utf8")).chat_template;
+    expect(t).toBe(literal);
+    expect(renderChatTemplate(t, [{ role: "user", content: "Hi" }, { role: "assistant", content: "Yo" }])).toBe('"Hi"\n"Yo"\n');
   });
 
   it.each([
