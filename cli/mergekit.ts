@@ -425,6 +425,9 @@ class Translator {
       ...(DIFFERENCES[method] ? ["# Where mergelab differs from mergekit (kept on purpose; see docs/methods.md):", ...DIFFERENCES[method].map((d) => `#   - ${d}`)] : []),
     ];
     const save = outDir === undefined ? [] : this.saveLine(outDir);
+    if (outDir === undefined && typeof (this.doc.value as Record<string, unknown> | undefined)?.chat_template === "string") {
+      this.note("chat_template: this merge is passed on in memory and not saved, so its template is written nowhere; give it to the final merge (or save named merges with --intermediate-dir)");
+    }
     const comments = (xs: string[]): Line[] => xs.map((text) => ({ text }));
     return [...comments(header), ...this.loads, ...comments(this.notes.map((n) => `# ${n}`)), ...merge, ...save];
   }

@@ -233,6 +233,13 @@ describe("mergekit YAML: tokenizer: tokens: and chat_template", () => {
     expect(fs.readFileSync(path.join(dir, "out2", "tokenizer_config.json"), "utf8")).toBe(fs.readFileSync(path.join(dir, "out", "tokenizer_config.json"), "utf8"));
   });
 
+  it("mergekit-multi: a named merge kept in memory says its chat_template is written nowhere; the final merge's is saved", () => {
+    const multi = "name: mid\nmerge_method: linear\nmodels:\n  - model: a\n  - model: b\nparameters: {weight: 1}\nchat_template: llama3\n---\nmerge_method: linear\nmodels:\n  - model: mid\n  - model: c\nparameters: {weight: 1}\nchat_template: chatml\n";
+    const script = mergekitToScript(multi, { file: "multi.yml" });
+    expect(script).toContain("# chat_template: this merge is passed on in memory and not saved, so its template is written nowhere");
+    expect(script).toMatch(/save\(merged, "merged", chat_template="chatml"\)/);
+  });
+
   it("a literal template (mergekit's test_template_literal_jinja, with a newline and quotes) is written as given", () => {
     const dir = tempDir();
     three(dir);
