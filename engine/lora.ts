@@ -56,6 +56,7 @@ export function loraModel(base: ModelValue, dir: string, label: string): ModelVa
       return base.recipe(g, name);
     },
     carry: (name) => base.carry(name),
+    layerSource: base.layerSource,
     origin: base.origin,
     label: `${base.label}+${label}`,
     inputs: [...base.inputs, delta, ...(saved ? [saved] : [])],

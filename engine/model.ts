@@ -97,6 +97,8 @@ export interface ModelInit {
   hfConfig?: HfConfig;
   /** Files an output of this model writes over the copied ones (the tokenizer of a re-indexed vocabulary). */
   outputFiles?: Readonly<Record<string, string>>;
+  /** The layer of its config's model that layer `l` comes from (default: `l`; slices and stacks renumber). */
+  layerSource?: (layer: number) => number;
 }
 
 export class ModelValue {
@@ -116,6 +118,11 @@ export class ModelValue {
   readonly hfConfig: HfConfig | undefined;
   /** Files its output writes over the copied ones (engine/vocab.ts: the aligned tokenizer). */
   readonly outputFiles: Readonly<Record<string, string>> | undefined;
+  /**
+   * The source layer that layer `l` of this model was taken from (identity unless a slice or stack
+   * renumbered layers): the output config's per-layer lists (`layer_types` …) follow it.
+   */
+  readonly layerSource: (layer: number) => number;
 
   constructor(init: ModelInit) {
     this.tensors = init.tensors;
@@ -130,6 +137,7 @@ export class ModelValue {
     this.steps = init.steps ?? [];
     this.hfConfig = init.hfConfig;
     this.outputFiles = init.outputFiles;
+    this.layerSource = init.layerSource ?? ((l) => l);
   }
 
   /** Number of layers implied by the tensor names. */
@@ -327,6 +335,7 @@ export function mapTensors(
     tensors: ref.tensors,
     recipe: (g, name) => fn(g, models.map((m) => m.recipe(g, name)), context(name)),
     carry: (name) => ref.carry(name),
+    layerSource: ref.layerSource,
     origin: opts.origin ?? ref.origin ?? models.find((m) => m.origin)?.origin,
     label: opts.label ?? `merge(${models.map((m) => shortLabel(m.label)).join(", ")})`,
     inputs,
@@ -368,6 +377,7 @@ function withTiedHeads(models: readonly ModelValue[]): readonly ModelValue[] {
       tensors: new Map([...tensors].sort((a, b) => compareTensorNames(a[0], b[0]))),
       recipe: (g, n) => m.recipe(g, alias(n)),
       carry: (n) => m.carry(alias(n)),
+      layerSource: m.layerSource,
       origin: m.origin,
       label: m.label,
       inputs: m.inputs,
@@ -411,6 +421,7 @@ function commonVocab(models: readonly ModelValue[]): readonly ModelValue[] {
       tensors: all,
       recipe: (g, n) => (metas.has(n) ? g.input(g.sourceIndex(source), n) : m.recipe(g, n)),
       carry: (n) => m.carry(n),
+      layerSource: m.layerSource,
       origin: m.origin,
       label: m.label,
       inputs: [...m.inputs, source],

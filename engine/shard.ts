@@ -93,6 +93,7 @@ export function shardModel(model: ModelValue, spec: ShardSpec): ModelValue {
     tensors,
     recipe: (g, name) => model.recipe(g, check(name)),
     carry: (name) => model.carry(check(name)),
+    layerSource: model.layerSource,
     origin: model.origin,
     label: `${model.label} [shard ${spec.index}/${spec.count}]`,
     inputs: model.inputs,

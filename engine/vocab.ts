@@ -83,6 +83,7 @@ export function alignVocab(models: readonly ModelValue[], opts: VocabOptions): A
       tensors: new Map([...all].sort((a, b) => compareTensorNames(a[0], b[0]))),
       recipe: (g, name) => (metas.has(name) ? g.input(g.sourceIndex(source), name) : m.recipe(g, name)),
       carry: (name) => m.carry(name),
+      layerSource: m.layerSource,
       origin: m.origin,
       label,
       inputs: [...m.inputs, source],

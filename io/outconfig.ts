@@ -4,12 +4,18 @@
  * builds `num_hidden_layers` / `n_layer` layers and silently ignores any others) and
  * `torch_dtype` (and `dtype`, its newer spelling, when present) to the dtype of the
  * weights written. Everything else is the source's, byte-for-byte in meaning.
- * mergekit does the same in merge.py `_model_out_config`.
+ * mergekit does the same in merge.py `_model_out_config`. Per-layer lists
+ * (`layer_types`, `no_rope_layers`) follow the layers written — mergekit leaves them
+ * as they were, and transformers then refuses a config whose `layer_types` is not one
+ * entry per layer.
  */
 import { configField, EMBEDDING_TENSORS, isTied, TIED_PAIRS, type HfConfig } from "./hfconfig.js";
 
 /** Architectures whose transformers config class ties the head by default (their saved config.json omits the flag). */
 const TIED_BY_DEFAULT = new Set(["gemma", "gemma2", "gemma3", "gemma3_text", "gpt2", "opt", "bloom"]);
+
+/** Config lists with one entry per layer (transformers validates `layer_types`' length against the layer count). */
+const PER_LAYER_LISTS = ["layer_types", "no_rope_layers"];
 
 /** safetensors dtype → transformers' torch_dtype name. */
 const TORCH_DTYPE: Record<string, string> = { F32: "float32", F16: "float16", BF16: "bfloat16", F64: "float64" };
@@ -17,6 +23,8 @@ const TORCH_DTYPE: Record<string, string> = { F32: "float32", F16: "float16", BF
 export interface OutputFacts {
   /** Layers of the written model (from its tensor names); undefined or 0: leave the count alone. */
   numLayers?: number;
+  /** Output layer l is layer layerSources[l] of the source model (slices and stacks); per-layer lists follow it. */
+  layerSources?: readonly number[];
   /** The float dtype every floating-point weight was written in; undefined when mixed or none. */
   dtype?: string;
   /** Names of the tensors written: tie_word_embeddings then says whether an output head was written. */
@@ -36,7 +44,14 @@ export function outputHfConfig(cfg: HfConfig, facts: OutputFacts): HfConfig {
     const found = configField(out, "num_hidden_layers");
     if (found && typeof found.value === "number") {
       const [head, key] = found.key.startsWith("text_config.") ? [out.text_config as HfConfig, found.key.slice("text_config.".length)] : [out, found.key];
+      const before = found.value;
       head[key] = facts.numLayers;
+      // one entry per layer of the source: entry l of the output's list is the source layer's entry
+      const sources = facts.layerSources ?? Array.from({ length: facts.numLayers }, (_, l) => l);
+      for (const list of PER_LAYER_LISTS) {
+        const v = head[list];
+        if (Array.isArray(v) && v.length === before && sources.length === facts.numLayers && sources.every((s) => s < v.length)) head[list] = sources.map((s) => v[s]);
+      }
     }
   }
   const torchDtype = facts.dtype === undefined ? undefined : TORCH_DTYPE[facts.dtype];

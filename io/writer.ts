@@ -48,7 +48,7 @@ export interface WriterOptions {
    * The copied config.json gets the output's layer count (when given) and torch_dtype (the one float
    * dtype written, when there is one): see io/outconfig.ts.
    */
-  configFacts?: { numLayers?: number; shapes?: Record<string, number[]> };
+  configFacts?: { numLayers?: number; layerSources?: readonly number[]; shapes?: Record<string, number[]> };
   /** fsync files before the rename (default true). */
   fsync?: boolean;
   /** Paths the output is computed from (files or directories): never written over, into or above. */
@@ -235,7 +235,7 @@ export class CheckpointWriter {
     }
     if (cfg === null || typeof cfg !== "object" || Array.isArray(cfg)) return text;
     const dtype = writtenFloatDtype(Object.values(this.layout.tensors).map((t) => t.dtype));
-    const out = outputHfConfig(cfg as Record<string, unknown>, { numLayers: this.opts.configFacts?.numLayers, dtype, tensorNames: Object.keys(this.opts.configFacts?.shapes ?? this.layout.tensors), tensorShapes: this.opts.configFacts?.shapes ?? Object.fromEntries(Object.entries(this.layout.tensors).map(([n, t]) => [n, t.shape])) });
+    const out = outputHfConfig(cfg as Record<string, unknown>, { numLayers: this.opts.configFacts?.numLayers, layerSources: this.opts.configFacts?.layerSources, dtype, tensorNames: Object.keys(this.opts.configFacts?.shapes ?? this.layout.tensors), tensorShapes: this.opts.configFacts?.shapes ?? Object.fromEntries(Object.entries(this.layout.tensors).map(([n, t]) => [n, t.shape])) });
     // unchanged facts: the source's bytes, as written
     return JSON.stringify(out) === JSON.stringify(cfg) ? text : configText(out);
   }

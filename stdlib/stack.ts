@@ -38,6 +38,13 @@ function renamed(entries: Array<[string, ModelValue, string]>, label: string, or
     return f;
   };
   const models = [...new Set(entries.map((e) => e[1]))];
+  // layer l of the result is layer `old` of model m (itself perhaps renumbered): per-layer config lists follow it
+  const layers = new Map<number, [ModelValue, number]>();
+  for (const [name, m, old] of entries) {
+    const l = layerIndex(name);
+    const o = layerIndex(old);
+    if (l !== undefined && o !== undefined && !layers.has(l)) layers.set(l, [m, o]);
+  }
   return new ModelValue({
     tensors,
     recipe: (g, name) => {
@@ -49,6 +56,10 @@ function renamed(entries: Array<[string, ModelValue, string]>, label: string, or
       return m.carry(old);
     },
     origin: origin.origin,
+    layerSource: (l) => {
+      const at = layers.get(l);
+      return at ? at[0].layerSource(at[1]) : l;
+    },
     label,
     inputs: [...new Set(models.flatMap((m) => m.inputs))],
     steps: [...new Set(models.flatMap((m) => m.steps))],

@@ -32,9 +32,13 @@ export interface SaveOptions extends ExecOptions {
   cwd?: string;
   /** Layers of the whole output (config.json's layer count; default: the model's own, from its tensor names). */
   numLayers?: number;
+  /** Output layer l comes from layer layerSources[l] of the config's model (config.json's per-layer lists). */
+  layerSources?: readonly number[];
   /** Shapes of every tensor of the whole output (a shard writes only some): config.json's vocab_size and tie_word_embeddings. */
   wholeShapes?: Record<string, number[]>;
 }
+
+const layerSources = (m: ModelValue): number[] => Array.from({ length: m.numLayers }, (_, l) => m.layerSource(l));
 
 export interface SaveSummary {
   path: string;
@@ -80,7 +84,7 @@ export async function saveModel(model: ModelValue, dir: string, opts: SaveOption
     metadata: { ...provenance(model, plan, opts.cwd ?? process.cwd()), ...(opts.metadata ?? {}) },
     copyFrom: model.origin?.path,
     extraFiles: opts.extraFiles,
-    configFacts: { numLayers: opts.numLayers ?? model.numLayers, shapes: opts.wholeShapes ?? Object.fromEntries([...model.tensors].map(([n, t]) => [n, t.shape])) },
+    configFacts: { numLayers: opts.numLayers ?? model.numLayers, layerSources: opts.layerSources ?? layerSources(model), shapes: opts.wholeShapes ?? Object.fromEntries([...model.tensors].map(([n, t]) => [n, t.shape])) },
   });
   try {
     // each tensor's bytes are noted as it finishes: no per-tensor results kept until the end

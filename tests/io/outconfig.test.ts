@@ -30,3 +30,17 @@ describe("outputHfConfig", () => {
     expect(writtenFloatDtype(["I64"])).toBeUndefined();
   });
 });
+
+describe("per-layer config lists follow the layers written (issue #12)", () => {
+  const types = ["sliding_attention", "full_attention", "sliding_attention", "full_attention"];
+  it("layer_types and no_rope_layers are remapped through the output's source layers", () => {
+    const out = outputHfConfig({ num_hidden_layers: 4, layer_types: types, no_rope_layers: [1, 1, 1, 0] }, { numLayers: 6, layerSources: [0, 1, 2, 1, 2, 3] });
+    expect(out.num_hidden_layers).toBe(6);
+    expect(out.layer_types).toEqual(["sliding_attention", "full_attention", "sliding_attention", "full_attention", "sliding_attention", "full_attention"]);
+    expect(out.no_rope_layers).toEqual([1, 1, 1, 1, 1, 0]);
+  });
+  it("a list that is not one entry per source layer, or sources past its end, are left alone", () => {
+    expect(outputHfConfig({ num_hidden_layers: 4, layer_types: types.slice(0, 3) }, { numLayers: 2, layerSources: [0, 1] }).layer_types).toEqual(types.slice(0, 3));
+    expect(outputHfConfig({ num_hidden_layers: 4, layer_types: types }, { numLayers: 2, layerSources: [0, 7] }).layer_types).toEqual(types);
+  });
+});
