@@ -200,7 +200,7 @@ export function formatCount(n: number): string {
 // ---------------------------------------------------------------- leaves
 
 /** A model over one source: its recipe is an input node of that source. */
-function leafModel(source: Source, tensors: Map<string, TensorMeta>, label: string, origin?: Checkpoint, hfConfig?: HfConfig): ModelValue {
+function leafModel(source: Source, tensors: ReadonlyMap<string, TensorMeta>, label: string, origin?: Checkpoint, hfConfig?: HfConfig): ModelValue {
   return new ModelValue({
     hfConfig,
     tensors,
@@ -230,8 +230,8 @@ export function loadModel(p: string, opts: { cwd?: string; label?: string; hubId
   const hit = loaded.get(abs);
   if (hit && hit.mtimeMs === mtimeMs && !opts.label) return hit.model;
   const ckpt = openCheckpoint(abs);
-  const tensors = new Map<string, TensorMeta>();
-  for (const t of ckpt.tensors) tensors.set(t.name, { shape: t.shape, dtype: t.dtype }); // the header's own copy, read-only
+  // the checkpoint's own name table (its entries have shape and dtype): no second map of 100k entries (issue #17)
+  const tensors: ReadonlyMap<string, TensorMeta> = ckpt.tensorMap;
   let hfConfig: HfConfig | undefined;
   try {
     hfConfig = readHfConfig(abs);

@@ -16,6 +16,7 @@ import { MergelabError } from "../core/errors.js";
 import { VERSION } from "../core/version.js";
 import { formatValue, shownPath } from "../core/present.js";
 import { modelCard, type CardMethod } from "../io/card.js";
+import { configShapes } from "../io/outconfig.js";
 import { parseSize } from "../io/layout.js";
 import { isEmptyOrAbsent } from "../io/staging.js";
 import { checkOutputTarget, nonWeightFiles } from "../io/writer.js";
@@ -136,7 +137,7 @@ export async function save(whole: ModelValue, req: SaveRequest): Promise<SaveSum
     extraFiles: { ...(whole.outputFiles ?? {}), ...files, "README.md": cardFor(whole, { ...req, path: path.relative(req.cwd, output) || "." }) },
     numLayers: whole.numLayers,
     layerSources: Array.from({ length: whole.numLayers }, (_, l) => whole.layerSource(l)),
-    wholeShapes: Object.fromEntries([...whole.tensors].map(([n, t]) => [n, t.shape])),
+    wholeShapes: configShapes((n) => whole.tensors.get(n)?.shape),
   });
 }
 

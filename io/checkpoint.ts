@@ -138,7 +138,8 @@ export class Checkpoint {
     this.tensors = d.tensors;
     this.metadata = d.metadata;
     this.indexMetadata = d.indexMetadata;
-    this.byName = new Map(d.tensors.map((t) => [t.name, t]));
+    this.byName = new Map();
+    for (const t of d.tensors) this.byName.set(t.name, t); // no [name, t] pair per tensor
     this.stamps = new Map(d.files.map((f) => [f.path, f.stamp]));
   }
 
@@ -178,6 +179,11 @@ export class Checkpoint {
   /** sha256 of each file's header, keyed by file path. */
   get headerHashes(): Record<string, string> {
     return Object.fromEntries(this.files.map((f) => [f.path, f.sha256]));
+  }
+
+  /** Every tensor by name, in `tensors` order (read-only: a model's tensor map is this one, not a copy). */
+  get tensorMap(): ReadonlyMap<string, TensorInfo> {
+    return this.byName;
   }
 
   has(name: string): boolean {

@@ -32,7 +32,8 @@ export interface WriterLayout {
   tempDir: string;
   /** File names (relative to the directory) in order, with their total sizes. */
   files: Array<{ name: string; size: number; tensors: string[] }>;
-  tensors: Record<string, LaidOutTensor>;
+  /** By name (a Map: a 100k-entry dictionary object costs about twice as much, issue #17). */
+  tensors: Map<string, LaidOutTensor>;
   /** Sum of tensor data bytes (the index's metadata.total_size). */
   totalSize: number;
 }
@@ -84,13 +85,33 @@ export function encodeHeader(tensors: readonly OutputTensor[], metadata: Record<
     offsets.push(pos);
     pos += t.shape.reduce((a, b) => a * b, 1) * DTYPES[t.dtype].size;
   }
-  let json = Buffer.from(headerJson(tensors, offsets, metadata, pos), "utf8");
+  const json = headerJson(tensors, offsets, metadata, pos);
   const padded = Math.ceil(json.length / 8) * 8;
-  if (padded > json.length) json = Buffer.concat([json, Buffer.alloc(padded - json.length, 0x20)]);
-  const bytes = Buffer.alloc(8 + json.length);
-  bytes.writeBigUInt64LE(BigInt(json.length), 0);
+  const bytes = Buffer.alloc(8 + padded, 0x20);
+  bytes.writeBigUInt64LE(BigInt(padded), 0);
   json.copy(bytes, 8);
   return { bytes, offsets, dataSize: pos };
+}
+
+/** A byte buffer written piece by piece (UTF-8), grown by doubling. */
+class ByteSink {
+  private buf: Buffer;
+  length = 0;
+  constructor(capacity: number) {
+    this.buf = Buffer.allocUnsafe(Math.max(64, capacity));
+  }
+  write(text: string): void {
+    const need = this.length + Buffer.byteLength(text, "utf8");
+    if (need > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2));
+      this.buf.copy(grown, 0, 0, this.length);
+      this.buf = grown;
+    }
+    this.length += this.buf.write(text, this.length, "utf8");
+  }
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.length);
+  }
 }
 
 /**
@@ -100,7 +121,7 @@ export function encodeHeader(tensors: readonly OutputTensor[], metadata: Record<
  * JSON.stringify, a repeated key keeps its first place: such headers are built as the object, so the
  * bytes never differ.
  */
-function headerJson(tensors: readonly OutputTensor[], offsets: number[], metadata: Record<string, string>, dataSize: number): string {
+function headerJson(tensors: readonly OutputTensor[], offsets: number[], metadata: Record<string, string>, dataSize: number): Buffer {
   const index = /^(0|[1-9][0-9]*)$/;
   const names = new Set<string>();
   const plain = tensors.every((t) => t.name !== "__metadata__" && !index.test(t.name) && names.size < names.add(t.name).size);
@@ -112,15 +133,18 @@ function headerJson(tensors: readonly OutputTensor[], offsets: number[], metadat
       const end = i + 1 < tensors.length ? offsets[i + 1] : dataSize;
       header[t.name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offsets[i], end] };
     });
-    return JSON.stringify(header);
+    return Buffer.from(JSON.stringify(header), "utf8");
   }
-  const parts: string[] = [`{"__metadata__":${JSON.stringify(metadata)}`];
+  // each entry's text goes to the bytes as it is made: no list of 100k strings held until a join
+  // (the UTF-8 of the whole is the UTF-8 of its pieces, each a complete JSON token sequence)
+  const out = new ByteSink(64 * tensors.length + 256);
+  out.write(`{"__metadata__":${JSON.stringify(metadata)}`);
   tensors.forEach((t, i) => {
     const end = i + 1 < tensors.length ? offsets[i + 1] : dataSize;
-    parts.push(`,${JSON.stringify(t.name)}:{"dtype":${JSON.stringify(t.dtype)},"shape":[${t.shape.join(",")}],"data_offsets":[${offsets[i]},${end}]}`);
+    out.write(`,${JSON.stringify(t.name)}:{"dtype":${JSON.stringify(t.dtype)},"shape":[${t.shape.join(",")}],"data_offsets":[${offsets[i]},${end}]}`);
   });
-  parts.push("}");
-  return parts.join("");
+  out.write("}");
+  return out.bytes();
 }
 
 // ---------------------------------------------------------------- chunk writes (any thread)
@@ -149,7 +173,7 @@ export function wrapWriteError(layout: WriterLayout, e: unknown, what: string): 
 }
 
 function laidOut(layout: WriterLayout, name: string): LaidOutTensor {
-  const t = layout.tensors[name];
+  const t = layout.tensors.get(name);
   if (!t) throw new MergelabError(`${layout.target}: tensor '${name}' is not among the output tensors`, { file: layout.target, tensor: name });
   return t;
 }

@@ -86,6 +86,23 @@ export function outputHfConfig(cfg: HfConfig, facts: OutputFacts): HfConfig {
   return out;
 }
 
+/** Every tensor name outputHfConfig looks at (embeddings and output heads): nothing else of a model's names matters to it. */
+const CONFIG_TENSORS: readonly string[] = [...new Set([...EMBEDDING_TENSORS, ...TIED_PAIRS.flat()])];
+
+/**
+ * The shapes outputHfConfig reads (`tensorShapes`; their names are its `tensorNames`): those of the
+ * embedding and head tensors among a model's, by lookup — a 100k-tensor model gives a handful of
+ * entries, not a dictionary of 100k (issue #17).
+ */
+export function configShapes(shapeOf: (name: string) => readonly number[] | undefined): Record<string, number[]> {
+  const out: Record<string, number[]> = Object.create(null);
+  for (const name of CONFIG_TENSORS) {
+    const shape = shapeOf(name);
+    if (shape !== undefined) out[name] = [...shape];
+  }
+  return out;
+}
+
 /** The one float dtype of a set of written tensors (non-float ones ignored), else undefined. */
 export function writtenFloatDtype(dtypes: Iterable<string>): string | undefined {
   const floats = new Set([...dtypes].filter((d) => d in TORCH_DTYPE));

@@ -369,7 +369,25 @@ function parseEntry(file: string, name: string, entry: unknown, dataStart: numbe
   if (end - begin !== expectedBytes) {
     throw fail(`data_offsets [${begin}, ${end}] span ${end - begin} bytes but shape ${JSON.stringify(shape)} × ${dtype} needs ${expectedBytes}`);
   }
-  return { name, dtype, shape: [...shape], numel, file, offset: dataStart + begin, byteLength: expectedBytes };
+  return { name, dtype, shape: sharedShape(shape as number[]), numel, file, offset: dataStart + begin, byteLength: expectedBytes };
+}
+
+/**
+ * One frozen array per distinct shape (issue #17): a checkpoint of 100k tensors has a handful of
+ * shapes, and a copy per tensor was ~56 bytes each. Frozen, so a shared shape is never changed
+ * through one tensor; the table is small (distinct shapes) and is emptied if it ever grows large.
+ */
+const shapes = new Map<string, readonly number[]>();
+
+function sharedShape(shape: readonly number[]): number[] {
+  const key = shape.join(",");
+  let s = shapes.get(key);
+  if (s === undefined) {
+    if (shapes.size >= 4096) shapes.clear();
+    s = Object.freeze([...shape]);
+    shapes.set(key, s);
+  }
+  return s as number[];
 }
 
 function checkOverlaps(file: string, tensors: TensorInfo[]): void {

@@ -28,7 +28,7 @@ import {
   type OutputTensor, type WriterLayout,
 } from "./layout.js";
 import { claim, pausePoint, fsyncPath, isEmptyOrAbsent, newOwner, onInterrupt, OWNER_FILE, removeStaleTemps, replaceDir, type Owner } from "./staging.js";
-import { configText, outputHfConfig, writtenFloatDtype } from "./outconfig.js";
+import { configShapes, configText, outputHfConfig, writtenFloatDtype } from "./outconfig.js";
 
 export type { OutputTensor, WriterLayout, LaidOutTensor } from "./layout.js";
 export { parseSize } from "./layout.js";
@@ -46,7 +46,8 @@ export interface WriterOptions {
   extraFiles?: Record<string, string>;
   /**
    * The copied config.json gets the output's layer count (when given) and torch_dtype (the one float
-   * dtype written, when there is one): see io/outconfig.ts.
+   * dtype written, when there is one): see io/outconfig.ts. `shapes`: of the embedding and head tensors
+   * (io/outconfig.ts configShapes: all that config.json depends on); default: those written.
    */
   configFacts?: { numLayers?: number; layerSources?: readonly number[]; shapes?: Record<string, number[]> };
   /** fsync files before the rename (default true). */
@@ -100,7 +101,7 @@ export class CheckpointWriter {
     }
     const shards = planShards(tensors, parseSize(opts.shardSize ?? DEFAULT_SHARD_SIZE));
     // tensor names are keys: no prototype, so '__proto__' is a name like any other
-    const layout: WriterLayout = { target: abs, tempDir, files: [], tensors: Object.create(null) as WriterLayout["tensors"], totalSize: 0 };
+    const layout: WriterLayout = { target: abs, tempDir, files: [], tensors: new Map(), totalSize: 0 };
     const writer = new CheckpointWriter(layout, opts);
     writer.forgetInterrupt = onInterrupt(() => writer.abort());
     try {
@@ -139,8 +140,7 @@ export class CheckpointWriter {
     if (this.done) throw new Error("checkpoint writer already committed or aborted");
     pausePoint("commit:before");
     const { target, tempDir } = this.layout;
-    for (const name of Object.keys(this.layout.tensors)) {
-      const t = this.layout.tensors[name]!;
+    for (const [name, t] of this.layout.tensors) {
       const got = this.written.get(name) ?? 0;
       if (got !== t.byteLength) {
         this.abort();
@@ -209,7 +209,7 @@ export class CheckpointWriter {
       shard.tensors.forEach((t, i) => {
         const numel = t.shape.reduce((a, b) => a * b, 1);
         const byteLength = numel * DTYPES[t.dtype].size;
-        this.layout.tensors[t.name] = { file, offset: bytes.length + offsets[i], byteLength, dtype: t.dtype, shape: [...t.shape], numel };
+        this.layout.tensors.set(t.name, { file, offset: bytes.length + offsets[i], byteLength, dtype: t.dtype, shape: t.shape as number[], numel }); // shapes are read-only: shared, not copied
         if (byteLength === 0) this.written.set(t.name, 0);
       });
       this.layout.files.push({ name: shard.name, size: bytes.length + dataSize, tensors: shard.tensors.map((t) => t.name) });
@@ -234,8 +234,10 @@ export class CheckpointWriter {
       return text;
     }
     if (cfg === null || typeof cfg !== "object" || Array.isArray(cfg)) return text;
-    const dtype = writtenFloatDtype(Object.values(this.layout.tensors).map((t) => t.dtype));
-    const out = outputHfConfig(cfg as Record<string, unknown>, { numLayers: this.opts.configFacts?.numLayers, layerSources: this.opts.configFacts?.layerSources, dtype, tensorNames: Object.keys(this.opts.configFacts?.shapes ?? this.layout.tensors), tensorShapes: this.opts.configFacts?.shapes ?? Object.fromEntries(Object.entries(this.layout.tensors).map(([n, t]) => [n, t.shape])) });
+    const dtype = writtenFloatDtype([...this.layout.tensors.values()].map((t) => t.dtype));
+    // names and shapes of the embeddings and heads: what outputHfConfig reads of the tensors
+    const shapes = this.opts.configFacts?.shapes ?? configShapes((n) => this.layout.tensors.get(n)?.shape);
+    const out = outputHfConfig(cfg as Record<string, unknown>, { numLayers: this.opts.configFacts?.numLayers, layerSources: this.opts.configFacts?.layerSources, dtype, tensorNames: Object.keys(shapes), tensorShapes: shapes });
     // unchanged facts: the source's bytes, as written
     return JSON.stringify(out) === JSON.stringify(cfg) ? text : configText(out);
   }

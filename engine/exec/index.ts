@@ -9,6 +9,7 @@ import { VERSION } from "../../core/version.js";
 import { compareTensorNames } from "../../io/index.js";
 import type { DType } from "../../io/index.js";
 import { CheckpointWriter, provenanceMetadata, type OutputTensor } from "../../io/index.js";
+import { configShapes } from "../../io/outconfig.js";
 import type { tf } from "../../core/runtime.js";
 import type { Graph, Node } from "../ir.js";
 import { inputPaths, type ModelValue } from "../model.js";
@@ -34,7 +35,7 @@ export interface SaveOptions extends ExecOptions {
   numLayers?: number;
   /** Output layer l comes from layer layerSources[l] of the config's model (config.json's per-layer lists). */
   layerSources?: readonly number[];
-  /** Shapes of every tensor of the whole output (a shard writes only some): config.json's vocab_size and tie_word_embeddings. */
+  /** Shapes of the whole output's embedding and head tensors (a shard writes only some): config.json's vocab_size and tie_word_embeddings (io/outconfig.ts configShapes). */
   wholeShapes?: Record<string, number[]>;
 }
 
@@ -84,7 +85,7 @@ export async function saveModel(model: ModelValue, dir: string, opts: SaveOption
     metadata: { ...provenance(model, plan, opts.cwd ?? process.cwd()), ...(opts.metadata ?? {}) },
     copyFrom: model.origin?.path,
     extraFiles: opts.extraFiles,
-    configFacts: { numLayers: opts.numLayers ?? model.numLayers, layerSources: opts.layerSources ?? layerSources(model), shapes: opts.wholeShapes ?? Object.fromEntries([...model.tensors].map(([n, t]) => [n, t.shape])) },
+    configFacts: { numLayers: opts.numLayers ?? model.numLayers, layerSources: opts.layerSources ?? layerSources(model), shapes: opts.wholeShapes ?? configShapes((n) => model.tensors.get(n)?.shape) },
   });
   try {
     // each tensor's bytes are noted as it finishes: no per-tensor results kept until the end

@@ -16,6 +16,8 @@ import { addHist, clampRank, clearHist, compilePass, highSlots, HIST_BINS, HIST_
 /** A plan source as plain data (crosses to workers). */
 export type SourceDescription =
   | { kind: "checkpoint"; description: CheckpointDescription }
+  /** The plan's own opened checkpoint, for a runner in the calling thread (never sent to a worker): not reopened. */
+  | { kind: "open"; checkpoint: Checkpoint }
   | ComputedDescription
   | { kind: "memory"; tensors: Record<string, { shape: number[]; dtype: DType; data: Float32Array | Uint8Array }> };
 
@@ -32,7 +34,9 @@ export class Readers {
   rangeReads = 0;
 
   constructor(sources: readonly SourceDescription[]) {
-    this.opened = sources.map((s) => (s.kind === "checkpoint" ? Checkpoint.fromDescription(s.description) : s.kind === "computed" ? openComputed(s) : s));
+    this.opened = sources.map((s) =>
+      s.kind === "checkpoint" ? Checkpoint.fromDescription(s.description) : s.kind === "open" ? s.checkpoint : s.kind === "computed" ? openComputed(s) : s,
+    );
   }
 
   /** Elements [start, start+count) of `tensor` in source `i` as float32 (into `buf`, or a view of in-memory data). */

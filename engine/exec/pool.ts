@@ -175,11 +175,15 @@ function startWorker(): Worker {
   return new Worker(boot, { eval: true });
 }
 
-export function describeSources(plan: Plan): SourceDescription[] {
+/**
+ * The plan's sources as runners open them. `inline` (a runner in this thread): checkpoints are the plan's
+ * own, not described and reopened (a second name table per checkpoint, issue #17).
+ */
+export function describeSources(plan: Plan, inline = false): SourceDescription[] {
   const used = plan.sources.some((s) => s.kind === "memory") ? usedTensors(plan) : [];
   return plan.sources.map((s, i) =>
     s.kind === "checkpoint"
-      ? { kind: "checkpoint", description: s.checkpoint.describe() }
+      ? inline ? { kind: "open", checkpoint: s.checkpoint } : { kind: "checkpoint", description: s.checkpoint.describe() }
       : s.kind === "computed"
       ? s.describe()
       : { kind: "memory", tensors: Object.fromEntries([...s.tensors].filter(([name]) => used[i]?.has(name)).map(([name, t]) => [name, { shape: t.shape, dtype: t.dtype, data: t.data }])) },
@@ -224,9 +228,9 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<ExecRes
   const signal = opts.signal;
   if (signal?.aborted) throw new InterruptedError();
   const chunkSize = opts.chunkSize !== undefined ? Math.max(1, Math.floor(opts.chunkSize)) : plan.options.chunkSize;
-  const init: RunnerInit = { sources: describeSources(plan), chunkSize, layouts: opts.layouts, collect: opts.collect };
   const selected = plan.jobs.filter((j) => !opts.only || opts.only.has(j.name));
   const n = Math.min(runnerCount(plan, opts), Math.max(1, selected.length));
+  const init: RunnerInit = { sources: describeSources(plan, n === 0), chunkSize, layouts: opts.layouts, collect: opts.collect };
   const runners: Runner[] = n === 0 ? [new InlineRunner(init)] : Array.from({ length: n }, () => new WorkerRunner(init));
   let aborted = false;
   const onAbort = () => {
