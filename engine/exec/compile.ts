@@ -58,14 +58,16 @@ export function runPass(fn: PassFn, I: Float32Array[], O: Float32Array[], S: Flo
   for (let from = 0; from < len; from += SLICE) fn(I, O, S, A, H, B, RK, start, from, Math.min(len, from + SLICE), R);
 }
 
-const cache = new Map<string, PassFn>();
+/** By signature, then pass index: the signature is the template's own string (its hash is kept), never a new key per tensor. */
+const cache = new Map<string, Map<string, PassFn>>();
 
 export function compilePass(signature: string, passIndex: string, nodes: SerialNode[], pass: PassSpec, outputs: number[]): PassFn {
-  const key = `${signature}#${passIndex}`;
-  let fn = cache.get(key);
+  let passes = cache.get(signature);
+  if (!passes) cache.set(signature, (passes = new Map()));
+  let fn = passes.get(passIndex);
   if (!fn) {
     fn = build(nodes, pass, outputs);
-    cache.set(key, fn);
+    passes.set(passIndex, fn);
   }
   return fn;
 }

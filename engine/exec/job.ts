@@ -143,24 +143,36 @@ class ScalarState {
     const init = n.op === "sumAlong" ? 0 : n.op === "maxAlong" ? -Infinity : Infinity;
     return new Float64Array(this.rowCount[n.axis!]).fill(init);
   }
-  /** Evaluate scalar arithmetic whose operands are known (float64, no rounding: evaluateNaive's scalars). */
+  /**
+   * Evaluate scalar arithmetic whose operands are known (float64, no rounding: evaluateNaive's scalars).
+   * Runs a few times per tensor: plain loops, no closure or array per node (100k tensors, issue #17).
+   */
   propagate(): void {
-    this.job.nodes.forEach((n, i) => {
-      if (!n.scalar || this.known[i] || !n.src.every((s) => this.known[s])) return;
+    const nodes = this.job.nodes;
+    for (let i = 0; i < nodes.length; i++) {
+      const n = nodes[i];
+      if (!n.scalar || this.known[i] || !this.allKnown(n.src)) continue;
       const op = n.op;
-      if (isReduceNode(n) || isAxisReduce(op) || op === "kth" || op === "kthModel") return;
-      const apply = (s: number[]) => (isUnary(op) ? applyUnary(op, s[0]) : isBinary(op) ? applyBinary(op, s[0], s[1]) : s[0] !== 0 ? s[1] : s[2]);
-      if (n.axis !== undefined) {
-        // per row, in float64 (whole-tensor scalars broadcast)
-        const v = new Float64Array(this.rowCount[n.axis]);
-        const rows = n.src.map((j) => this.R.G[j]);
-        const s = n.src.map((j) => this.S[j]);
-        for (let r = 0; r < v.length; r++) v[r] = apply(s.map((x, k) => (rows[k] ? rows[k]![r] : x)));
-        this.setRows(i, v);
-        return;
+      if (isReduceNode(n) || isAxisReduce(op) || op === "kth" || op === "kthModel") continue;
+      if (n.axis === undefined) {
+        const S = this.S;
+        const src = n.src;
+        this.set(i, isUnary(op) ? applyUnary(op, S[src[0]]) : isBinary(op) ? applyBinary(op, S[src[0]], S[src[1]]) : S[src[0]] !== 0 ? S[src[1]] : S[src[2]]);
+        continue;
       }
-      this.set(i, apply(n.src.map((j) => this.S[j])));
-    });
+      const apply = (s: number[]) => (isUnary(op) ? applyUnary(op, s[0]) : isBinary(op) ? applyBinary(op, s[0], s[1]) : s[0] !== 0 ? s[1] : s[2]);
+      // per row, in float64 (whole-tensor scalars broadcast)
+      const v = new Float64Array(this.rowCount[n.axis]);
+      const rows = n.src.map((j) => this.R.G[j]);
+      const s = n.src.map((j) => this.S[j]);
+      for (let r = 0; r < v.length; r++) v[r] = apply(s.map((x, k) => (rows[k] ? rows[k]![r] : x)));
+      this.setRows(i, v);
+    }
+  }
+
+  private allKnown(src: readonly number[]): boolean {
+    for (let k = 0; k < src.length; k++) if (!this.known[src[k]]) return false;
+    return true;
   }
 }
 
@@ -169,6 +181,9 @@ interface KthState {
   rank: number;
 }
 
+const NO_F64 = new Float64Array(0);
+const NO_I32 = new Int32Array(0);
+
 /** Run a compute job; returns its named scalars. */
 export function runComputeJob(job: ComputeJob, ctx: RunContext, sink: JobSink): Record<string, number> {
   const st = new ScalarState(job, ctx.modelValues);
@@ -176,24 +191,26 @@ export function runComputeJob(job: ComputeJob, ctx: RunContext, sink: JobSink): 
   const whole = job.numel <= ctx.chunkSize;
   const chunk = Math.max(1, Math.min(job.numel, ctx.chunkSize));
   const loaded = new Map<number, Float32Array>();
-  const slotOf = new Map<number, number>(Object.keys(job.inputSources).map((k, s) => [Number(k), s]));
+  const slotOf = new Map<number, number>();
+  for (const k of Object.keys(job.inputSources)) slotOf.set(Number(k), slotOf.size);
   const outSlot0 = slotOf.size;
   st.propagate();
   job.passes.forEach((pass, p) => {
     const fn = compilePass(job.signature, String(p), job.nodes, pass, job.outputs.map((o) => o.node));
-    const A = new Float64Array(pass.reduces.length);
+    // per tensor and pass: no typed array when there is nothing to hold (100k tensors, issue #17)
+    const A = pass.reduces.length ? new Float64Array(pass.reduces.length) : NO_F64;
     st.R.GA = (pass.axisReduces ?? []).map((r) => st.rowAccumulator(r));
     pass.reduces.forEach((r, k) => (A[k] = job.nodes[r].op === "sum" ? 0 : job.nodes[r].op === "max" ? -Infinity : Infinity));
     const high = highSlots(job.nodes, pass.kthHigh);
     const H = [...high.sources, ...pass.kthLow].map((_, k) => ctx.buffers.histAt(k));
-    const B = Int32Array.from(pass.kthLow, (r) => kth.get(r)!.bin);
+    const B = pass.kthLow.length ? Int32Array.from(pass.kthLow, (r) => kth.get(r)!.bin) : NO_I32;
     const O = pass.outputs.map((_, k) => ctx.buffers.f32At(outSlot0 + k, chunk));
     const I: Float32Array[] = new Array(pass.inputs.length);
     for (let start = 0; start < job.numel; start += chunk) {
       const len = Math.min(chunk, job.numel - start);
       pass.inputs.forEach((n, k) => (I[k] = readInput(job, n, start, len, whole, loaded, slotOf.get(n)!, ctx)));
       runPass(fn, I, O, st.S, A, H, B, st.RK, start, len, st.R);
-      pass.outputs.forEach((o, k) => sink.writeF32(job, o, start, O[k].subarray(0, len)));
+      pass.outputs.forEach((o, k) => sink.writeF32(job, o, start, len === O[k].length ? O[k] : O[k].subarray(0, len)));
     }
     if (job.numel === 0) pass.outputs.forEach((o, k) => sink.writeF32(job, o, 0, O[k].subarray(0, 0)));
     finishPass(job, pass, st, kth, A, H, high.slotOf);
@@ -256,7 +273,8 @@ export function runModelPass(job: ComputeJob, ctx: RunContext, stage: "high" | "
   const B = Int32Array.from(ids, (r) => bins[keyOf.get(r)!] ?? -1);
   const whole = job.numel <= ctx.chunkSize;
   const chunk = Math.max(1, Math.min(job.numel, ctx.chunkSize));
-  const slotOf = new Map<number, number>(Object.keys(job.inputSources).map((k, s) => [Number(k), s]));
+  const slotOf = new Map<number, number>();
+  for (const k of Object.keys(job.inputSources)) slotOf.set(Number(k), slotOf.size);
   const loaded = new Map<number, Float32Array>();
   const I: Float32Array[] = new Array(pass.inputs.length);
   for (let start = 0; start < job.numel; start += chunk) {
