@@ -85,11 +85,15 @@ export function encodeHeader(tensors: readonly OutputTensor[], metadata: Record<
     offsets.push(pos);
     pos += t.shape.reduce((a, b) => a * b, 1) * DTYPES[t.dtype].size;
   }
-  const json = headerJson(tensors, offsets, metadata, pos);
-  const padded = Math.ceil(json.length / 8) * 8;
-  const bytes = Buffer.alloc(8 + padded, 0x20);
-  bytes.writeBigUInt64LE(BigInt(padded), 0);
-  json.copy(bytes, 8);
+  // one buffer: 8 bytes of length, the JSON, the padding (room reserved generously: untouched pages cost nothing)
+  let room = 1024;
+  for (const t of tensors) room += 2 * (t.name.length + 100);
+  const out = new ByteSink(room);
+  out.write("        ");
+  headerJson(out, tensors, offsets, metadata, pos);
+  out.write(" ".repeat((8 - ((out.length - 8) % 8)) % 8));
+  const bytes = out.bytes();
+  bytes.writeBigUInt64LE(BigInt(bytes.length - 8), 0);
   return { bytes, offsets, dataSize: pos };
 }
 
@@ -121,7 +125,7 @@ class ByteSink {
  * JSON.stringify, a repeated key keeps its first place: such headers are built as the object, so the
  * bytes never differ.
  */
-function headerJson(tensors: readonly OutputTensor[], offsets: number[], metadata: Record<string, string>, dataSize: number): Buffer {
+function headerJson(out: ByteSink, tensors: readonly OutputTensor[], offsets: number[], metadata: Record<string, string>, dataSize: number): void {
   const index = /^(0|[1-9][0-9]*)$/;
   const names = new Set<string>();
   const plain = tensors.every((t) => t.name !== "__metadata__" && !index.test(t.name) && names.size < names.add(t.name).size);
@@ -133,18 +137,17 @@ function headerJson(tensors: readonly OutputTensor[], offsets: number[], metadat
       const end = i + 1 < tensors.length ? offsets[i + 1] : dataSize;
       header[t.name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offsets[i], end] };
     });
-    return Buffer.from(JSON.stringify(header), "utf8");
+    out.write(JSON.stringify(header));
+    return;
   }
   // each entry's text goes to the bytes as it is made: no list of 100k strings held until a join
   // (the UTF-8 of the whole is the UTF-8 of its pieces, each a complete JSON token sequence)
-  const out = new ByteSink(64 * tensors.length + 256);
   out.write(`{"__metadata__":${JSON.stringify(metadata)}`);
   tensors.forEach((t, i) => {
     const end = i + 1 < tensors.length ? offsets[i + 1] : dataSize;
     out.write(`,${JSON.stringify(t.name)}:{"dtype":${JSON.stringify(t.dtype)},"shape":[${t.shape.join(",")}],"data_offsets":[${offsets[i]},${end}]}`);
   });
   out.write("}");
-  return out.bytes();
 }
 
 // ---------------------------------------------------------------- chunk writes (any thread)
