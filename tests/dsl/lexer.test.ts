@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import type { ILexingResult } from "chevrotain";
 import { Lexer } from "../../dsl/chevrotain.js";
 import { lexedTokens, lexer } from "../../dsl/tokens.js";
-import { repoRoot } from "../helpers.js";
+import { repoRoot, rng } from "../helpers.js";
 
 const reference = new Lexer(lexedTokens, { positionTracking: "full" });
 
@@ -19,18 +19,6 @@ function shown(r: ILexingResult) {
   return {
     tokens: r.tokens.map((t) => [t.tokenType.name, t.image, t.startOffset, t.endOffset, t.startLine, t.endLine, t.startColumn, t.endColumn, t.tokenTypeIdx]),
     errors: r.errors.map((e) => ({ ...e })),
-  };
-}
-
-/** A small deterministic generator (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
@@ -53,7 +41,7 @@ describe("the lexer", () => {
   });
 
   it("lexes 5000 random strings (tokens, positions, errors) as chevrotain's Lexer does", () => {
-    const next = random(16);
+    const next = rng(16);
     let errors = 0;
     let withCr = 0;
     for (let i = 0; i < 5000; i++) {
