@@ -84,16 +84,9 @@ export interface ComputeJob {
 }
 
 /** What the jobs of one graph shape share (see JobBuilder.compute): planned once, read-only. */
-interface Template {
-  nodes: SerialNode[];
+interface Template extends Pick<ComputeJob, "nodes" | "outputs" | "scalars" | "passes" | "modelPass" | "modelKeys" | "signature"> {
   /** Indices of the input nodes. */
   inputs: number[];
-  outputs: JobOutput[];
-  scalars: Array<[string, number]>;
-  passes: PassSpec[];
-  modelPass?: PassSpec;
-  modelKeys: Array<[number, string]>;
-  signature: string;
 }
 
 export interface CarryJob {
