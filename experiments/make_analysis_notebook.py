@@ -7,6 +7,8 @@ import pathlib
 
 import nbformat
 
+from notebook_files import write_notebook
+
 root = pathlib.Path(__file__).resolve().parent.parent
 md = nbformat.v4.new_markdown_cell
 code = nbformat.v4.new_code_cell
@@ -83,10 +85,5 @@ print(len(back), "rows, columns", keys(back))
 back"""),
 ]
 
-nb = nbformat.v4.new_notebook()
-nb.cells = cells
-nb.metadata["kernelspec"] = {"name": "mergelab", "display_name": "MergeLab", "language": "mergelab"}
-nb.metadata["language_info"] = {"name": "mergelab", "file_extension": ".merge"}
-out = root / "notebooks" / "analysis.ipynb"
-nbformat.write(nb, str(out))
+out = write_notebook(cells, root / "notebooks" / "analysis.ipynb", "mergelab")
 print("wrote", out.relative_to(root))

@@ -8,6 +8,8 @@ The zoo it loads is built by stdlib/lm/zoo.ts (trained on first use, cached unde
 import pathlib
 import nbformat
 
+from notebook_files import write_notebook
+
 root = pathlib.Path(__file__).resolve().parent.parent
 md = nbformat.v4.new_markdown_cell
 code = nbformat.v4.new_code_cell
@@ -143,10 +145,5 @@ for (const name of Object.keys(merges)) console.log(`${name}: ${s(name).held_out
     md((root / "experiments" / "language-models-discussion.md").read_text()),
 ]
 
-nb = nbformat.v4.new_notebook()
-nb.cells = cells
-nb.metadata["kernelspec"] = {"name": "tslab", "display_name": "TypeScript", "language": "typescript"}
-nb.metadata["language_info"] = {"name": "typescript", "file_extension": ".ts"}
-out = root / "notebooks" / "language-models.ipynb"
-nbformat.write(nb, str(out))
+out = write_notebook(cells, root / "notebooks" / "language-models.ipynb", "tslab")
 print("wrote", out.relative_to(root))

@@ -9,6 +9,8 @@ what-matters-notebook.test.ts checks that); the code cells read the same JSON an
 import json, pathlib, sys
 import nbformat
 
+from notebook_files import write_notebook
+
 root = pathlib.Path(__file__).resolve().parent.parent
 # optional: another folder holding what-matters-results.json, where the notebook is written too
 folder = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else root / "notebooks"
@@ -265,10 +267,5 @@ display(new Table(["experts", "base", "method", "n", "width", "chosen per seed (
     md(paper_md),
 ]
 
-nb = nbformat.v4.new_notebook()
-nb.cells = cells
-nb.metadata["kernelspec"] = {"name": "tslab", "display_name": "TypeScript", "language": "typescript"}
-nb.metadata["language_info"] = {"name": "typescript", "file_extension": ".ts"}
-out = folder / "what-matters-at-scale.ipynb"
-nbformat.write(nb, str(out))
+out = write_notebook(cells, folder / "what-matters-at-scale.ipynb", "tslab")
 print("wrote", out)
