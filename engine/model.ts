@@ -140,6 +140,11 @@ export class ModelValue {
     this.layerSource = init.layerSource ?? ((l) => l);
   }
 
+  /** For each of its layers, the source layer it came from (config.json's per-layer lists follow these). */
+  layerSources(): number[] {
+    return Array.from({ length: this.numLayers }, (_, l) => this.layerSource(l));
+  }
+
   /** Number of layers implied by the tensor names. */
   get numLayers(): number {
     return (this.layerCount ??= countLayers(this.tensors.keys()));

@@ -136,7 +136,7 @@ export async function save(whole: ModelValue, req: SaveRequest): Promise<SaveSum
     cwd: req.cwd,
     extraFiles: { ...(whole.outputFiles ?? {}), ...files, "README.md": cardFor(whole, { ...req, path: path.relative(req.cwd, output) || "." }) },
     numLayers: whole.numLayers,
-    layerSources: Array.from({ length: whole.numLayers }, (_, l) => whole.layerSource(l)),
+    layerSources: whole.layerSources(),
     wholeShapes: configShapes((n) => whole.tensors.get(n)?.shape),
   });
 }

@@ -39,8 +39,6 @@ export interface SaveOptions extends ExecOptions {
   wholeShapes?: Record<string, number[]>;
 }
 
-const layerSources = (m: ModelValue): number[] => Array.from({ length: m.numLayers }, (_, l) => m.layerSource(l));
-
 export interface SaveSummary {
   path: string;
   tensors: number;
@@ -85,7 +83,7 @@ export async function saveModel(model: ModelValue, dir: string, opts: SaveOption
     metadata: { ...provenance(model, plan, opts.cwd ?? process.cwd()), ...(opts.metadata ?? {}) },
     copyFrom: model.origin?.path,
     extraFiles: opts.extraFiles,
-    configFacts: { numLayers: opts.numLayers ?? model.numLayers, layerSources: opts.layerSources ?? layerSources(model), shapes: opts.wholeShapes ?? configShapes((n) => model.tensors.get(n)?.shape) },
+    configFacts: { numLayers: opts.numLayers ?? model.numLayers, layerSources: opts.layerSources ?? model.layerSources(), shapes: opts.wholeShapes ?? configShapes((n) => model.tensors.get(n)?.shape) },
   });
   try {
     // each tensor's bytes are noted as it finishes: no per-tensor results kept until the end
