@@ -9,36 +9,21 @@
  * - memory per tensor: (peak RSS at 100k − at 1k) / 99k.
  *
  * Goals (#17): at 100k tensors each command plans in seconds and stays < 300 MB of peak RSS;
- * the per-tensor cost is linear. The checkpoints are written here byte by byte (8-byte length,
- * JSON header, data), not by mergelab's writer. Run it on a quiet machine (the load average is printed).
+ * the per-tensor cost is linear. The checkpoints are written byte by byte (8-byte length,
+ * JSON header, data) by tests/io/st-files.ts writeSmallTensors, not by mergelab's writer. Run it on a quiet machine (the load average is printed).
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { writeSmallTensors } from "../tests/io/st-files.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const bin = path.join(root, "bin/mergelab.js");
 const SIZES = [1_000, 10_000, 100_000];
 // each child reports its own peak RSS when it exits
 const REPORT = `data:text/javascript,process.on("exit",()=>process.stderr.write("\\nmaxrss "+process.resourceUsage().maxRSS+"\\n"))`;
-
-function writeCheckpoint(file: string, n: number, seed: number): void {
-  const data = new Float32Array(n * 4);
-  let s = seed >>> 0;
-  for (let i = 0; i < data.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    data[i] = (s / 2 ** 32) * 2 - 1;
-  }
-  const entries = Array.from({ length: n }, (_, i) => `"model.layers.${Math.floor(i / 100)}.t${i % 100}.weight":{"dtype":"F32","shape":[4],"data_offsets":[${16 * i},${16 * i + 16}]}`);
-  let header = `{"__metadata__":{"format":"pt"},${entries.join(",")}}`;
-  header += " ".repeat((8 - (header.length % 8)) % 8);
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(header.length));
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, Buffer.concat([len, Buffer.from(header, "latin1"), Buffer.from(data.buffer)]));
-}
 
 interface Measure {
   seconds: number;
@@ -63,8 +48,8 @@ export default async function main(): Promise<void> {
     const headersOnly = `import(${JSON.stringify(path.join(root, "dist/io/index.js"))}).then((io) => { io.openCheckpoint("a"); io.openCheckpoint("b"); })`;
     for (const n of SIZES) {
       const work = path.join(dir, String(n));
-      writeCheckpoint(path.join(work, "a/model.safetensors"), n, 1);
-      writeCheckpoint(path.join(work, "b/model.safetensors"), n, 2);
+      writeSmallTensors(path.join(work, "a/model.safetensors"), n, 1, { format: "pt" });
+      writeSmallTensors(path.join(work, "b/model.safetensors"), n, 2, { format: "pt" });
       fs.writeFileSync(path.join(work, "s.merge"), 'a = load("a")\nb = load("b")\nsave(ties([a, b], base=a, k=0.5), "out")\n');
       measure(["-e", headersOnly], work); // page cache
       const row: Record<string, Measure> = { headers: measure(["-e", headersOnly], work) };

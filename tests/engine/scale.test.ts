@@ -10,26 +10,9 @@ import { loadModel, mapTensors, type ModelValue } from "../../engine/model.js";
 import { materializeArrays } from "../../engine/exec/index.js";
 import { explainPlan } from "../../engine/plan.js";
 import { repoRoot, tempDir } from "../helpers.js";
+import { smallTensorName, writeSmallTensors } from "../io/st-files.js";
 
-/** Write a safetensors file of `n` F32 tensors of shape [4] named like a model's layers; values from `seed`. */
-function writeSmallTensors(file: string, n: number, seed: number): Float32Array {
-  const data = new Float32Array(n * 4);
-  let s = seed >>> 0;
-  for (let i = 0; i < data.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    data[i] = (s / 2 ** 32) * 2 - 1;
-  }
-  const entries = Array.from({ length: n }, (_, i) => `"${tensorName(i)}":{"dtype":"F32","shape":[4],"data_offsets":[${16 * i},${16 * i + 16}]}`);
-  let header = `{${entries.join(",")}}`;
-  header += " ".repeat((8 - (header.length % 8)) % 8);
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(header.length));
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, Buffer.concat([len, Buffer.from(header, "latin1"), Buffer.from(data.buffer)]));
-  return data;
-}
-
-const tensorName = (i: number) => `model.layers.${Math.floor(i / 100)}.t${i % 100}.weight`;
+const tensorName = smallTensorName;
 
 let dir: string;
 beforeAll(() => {

@@ -26,3 +26,28 @@ export function copyFixture(src: string, dir: string): string {
 export function listTree(dir: string): string[] {
   return (fs.readdirSync(dir, { recursive: true }) as string[]).map(String).sort();
 }
+
+/** Name of small tensor `i`: a hundred per layer, like a model's layers. */
+export const smallTensorName = (i: number) => `model.layers.${Math.floor(i / 100)}.t${i % 100}.weight`;
+
+/**
+ * Write a safetensors file of `n` F32 tensors of shape [4] (smallTensorName), values from `seed` (an LCG),
+ * with mergelab's writer nowhere involved; `metadata` goes in as `__metadata__`. Returns the values written.
+ */
+export function writeSmallTensors(file: string, n: number, seed: number, metadata?: Record<string, string>): Float32Array {
+  const data = new Float32Array(n * 4);
+  let s = seed >>> 0;
+  for (let i = 0; i < data.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    data[i] = (s / 2 ** 32) * 2 - 1;
+  }
+  const entries = Array.from({ length: n }, (_, i) => `"${smallTensorName(i)}":{"dtype":"F32","shape":[4],"data_offsets":[${16 * i},${16 * i + 16}]}`);
+  if (metadata) entries.unshift(`"__metadata__":${JSON.stringify(metadata)}`);
+  let header = `{${entries.join(",")}}`;
+  header += " ".repeat((8 - (header.length % 8)) % 8);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(header.length));
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, Buffer.concat([len, Buffer.from(header, "latin1"), Buffer.from(data.buffer)]));
+  return data;
+}
